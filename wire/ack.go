@@ -1,0 +1,56 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// MaxAckSeqs is the most sequence numbers one Ack message may carry.
+const MaxAckSeqs = 4096
+
+// Ack tells a generator which frames of its stream the logger has committed.
+//
+// Layout: type=0x10 | stream id u64 | count u32 | count × seq u64.
+type Ack struct {
+	StreamID uint64
+	Seqs     []uint64
+}
+
+// MarshalBinary encodes a.
+func (a *Ack) MarshalBinary() ([]byte, error) {
+	if len(a.Seqs) > MaxAckSeqs {
+		return nil, fmt.Errorf("wire: encode ack of %d seqs (max %d): %w", len(a.Seqs), MaxAckSeqs, ErrTooLarge)
+	}
+	b := make([]byte, 0, 1+8+4+8*len(a.Seqs))
+	b = append(b, byte(TypeAck))
+	b = binary.BigEndian.AppendUint64(b, a.StreamID)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(a.Seqs)))
+	for _, s := range a.Seqs {
+		b = binary.BigEndian.AppendUint64(b, s)
+	}
+	return b, nil
+}
+
+// DecodeAck decodes an Ack message.
+func DecodeAck(msg []byte) (*Ack, error) {
+	r := reader{buf: msg}
+	if t := Type(r.u8("type")); r.err == nil && t != TypeAck {
+		return nil, &DecodeError{Field: "type", Err: ErrType, Detail: fmt.Sprintf("got %v, want %v", t, TypeAck)}
+	}
+	a := &Ack{StreamID: r.u64("stream id")}
+	n := r.u32("ack count")
+	if r.err != nil {
+		return nil, r.err
+	}
+	if n > MaxAckSeqs {
+		return nil, r.fail("ack count", ErrTooLarge, fmt.Sprintf("%d seqs, max %d", n, MaxAckSeqs))
+	}
+	if int(n)*8 != r.remaining() {
+		return nil, r.fail("ack seqs", ErrTruncated, fmt.Sprintf("%d seqs need %d bytes, %d remain", n, 8*n, r.remaining()))
+	}
+	a.Seqs = make([]uint64, n)
+	for i := range a.Seqs {
+		a.Seqs[i] = r.u64("seq")
+	}
+	return a, nil
+}

@@ -1,0 +1,53 @@
+package wire
+
+import "time"
+
+// Stage states a stage reports about itself. The supervisor adds its own
+// (starting, stale, backoff, stopped, failed) from what it observes.
+const (
+	StateRunning  = "running"
+	StateStopping = "stopping"
+	StateBlocked  = "blocked" // e.g. the logger's database is full; it retries
+)
+
+// Status is the JSON object every stage sends on the status side channel
+// about every 250 ms. Unknown fields are ignored on receive.
+type Status struct {
+	Stage      string    `json:"stage"`    // generator, extractor or logger
+	Instance   string    `json:"instance"` // e.g. extractor-0
+	PID        int       `json:"pid"`
+	Host       string    `json:"host,omitempty"`
+	State      string    `json:"state"`
+	StartedAt  time.Time `json:"started_at"`
+	FramesIn   uint64    `json:"frames_in"`
+	FramesOut  uint64    `json:"frames_out"`
+	BytesIn    uint64    `json:"bytes_in"`
+	BytesOut   uint64    `json:"bytes_out"`
+	Dropped    uint64    `json:"dropped"`
+	Errors     uint64    `json:"errors"`
+	Resent     uint64    `json:"resent,omitempty"` // generator: frames published again
+	FPS        float64   `json:"fps"`
+	QueueDepth int       `json:"queue_depth"`
+	Latency    *Latency  `json:"latency_ms,omitempty"`
+	DB         *DBCounts `json:"db,omitempty"`
+	StreamID   uint64    `json:"stream_id,omitempty"` // generator: its stream
+	LastSeq    uint64    `json:"last_seq,omitempty"`  // generator: last seq published
+	Delivery   string    `json:"delivery,omitempty"`  // reliable or best-effort
+	LastError  string    `json:"last_error"`
+	TS         time.Time `json:"ts"`
+}
+
+// Latency is a latency summary in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+}
+
+// DBCounts are the logger's database row counts and sizes.
+type DBCounts struct {
+	Images      int64 `json:"images"`
+	Keypoints   int64 `json:"keypoints"`
+	Descriptors int64 `json:"descriptors"`
+	FileBytes   int64 `json:"file_bytes,omitempty"`
+	FreeBytes   int64 `json:"free_bytes,omitempty"` // free space on the database's file system
+}
