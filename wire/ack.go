@@ -38,15 +38,20 @@ func DecodeAck(msg []byte) (*Ack, error) {
 		return nil, &DecodeError{Field: "type", Err: ErrType, Detail: fmt.Sprintf("got %v, want %v", t, TypeAck)}
 	}
 	a := &Ack{StreamID: r.u64("stream id")}
+	nOff := r.off
 	n := r.u32("ack count")
 	if r.err != nil {
 		return nil, r.err
 	}
 	if n > MaxAckSeqs {
-		return nil, r.fail("ack count", ErrTooLarge, fmt.Sprintf("%d seqs, max %d", n, MaxAckSeqs))
+		return nil, r.failAt(nOff, "ack count", ErrTooLarge, fmt.Sprintf("%d seqs, max %d", n, MaxAckSeqs))
 	}
-	if int(n)*8 != r.remaining() {
-		return nil, r.fail("ack seqs", ErrTruncated, fmt.Sprintf("%d seqs need %d bytes, %d remain", n, 8*n, r.remaining()))
+	switch need := int(n) * 8; {
+	case need > r.remaining():
+		return nil, r.fail("ack seqs", ErrTruncated, fmt.Sprintf("%d seqs need %d bytes, %d remain", n, need, r.remaining()))
+	case need < r.remaining():
+		// An Ack has no trailer: extra bytes are as bad as after a frame.
+		return nil, r.failAt(r.off+need, "ack seqs", ErrTrailer, fmt.Sprintf("%d unexpected bytes after the ack", r.remaining()-need))
 	}
 	a.Seqs = make([]uint64, n)
 	for i := range a.Seqs {

@@ -185,6 +185,10 @@ func (f *Frame) check() error {
 		return fmt.Errorf("wire: encode %d keypoints (max %d): %w", len(f.Keypoints), MaxKeypoints, ErrTooLarge)
 	case len(f.Descriptors) > MaxKeypoints*DescriptorSize:
 		return fmt.Errorf("wire: encode %d descriptor values: %w", len(f.Descriptors), ErrTooLarge)
+	case f.Type == TypeImage && (len(f.Keypoints) > 0 || len(f.Descriptors) > 0):
+		// IMAGE_DATA has no room for features: refuse rather than drop them.
+		return fmt.Errorf("wire: encode %v with %d keypoints and %d descriptor values: %w",
+			f.Type, len(f.Keypoints), len(f.Descriptors), ErrMismatch)
 	}
 	return nil
 }
@@ -230,6 +234,10 @@ func Decode(msg []byte) (*Frame, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t != TypeImage && t != TypeProcessed {
+		return nil, &DecodeError{Field: "type", Err: ErrType,
+			Detail: fmt.Sprintf("got %v, want %v or %v", t, TypeImage, TypeProcessed)}
+	}
 	return decode(msg, t)
 }
 
@@ -247,16 +255,18 @@ func decode(msg []byte, want Type) (*Frame, error) {
 	f.Width = r.u32("width")
 	f.Height = r.u32("height")
 	f.Channels = r.u32("channels")
+	dataOff := r.off
 	dataSize := r.u32("data size")
+	nameOff := r.off
 	nameLen := r.u32("filename length")
 	if r.err != nil {
 		return nil, r.err
 	}
 	if nameLen > MaxFilename {
-		return nil, r.fail("filename length", ErrFilename, fmt.Sprintf("%d bytes, max %d", nameLen, MaxFilename))
+		return nil, r.failAt(nameOff, "filename length", ErrFilename, fmt.Sprintf("%d bytes, max %d", nameLen, MaxFilename))
 	}
 	if dataSize > MaxImageBytes {
-		return nil, r.fail("data size", ErrTooLarge, fmt.Sprintf("%d bytes, max %d", dataSize, MaxImageBytes))
+		return nil, r.failAt(dataOff, "data size", ErrTooLarge, fmt.Sprintf("%d bytes, max %d", dataSize, MaxImageBytes))
 	}
 	f.Filename = string(r.bytes("filename", int(nameLen)))
 	f.Data = r.bytes("image data", int(dataSize))
@@ -290,8 +300,13 @@ type reader struct {
 func (r *reader) remaining() int { return len(r.buf) - r.off }
 
 func (r *reader) fail(field string, err error, detail string) error {
+	return r.failAt(r.off, field, err, detail)
+}
+
+// failAt is fail for a field that starts at off, e.g. a length already read.
+func (r *reader) failAt(off int, field string, err error, detail string) error {
 	if r.err == nil {
-		r.err = &DecodeError{Field: field, Offset: r.off, Err: err, Detail: detail}
+		r.err = &DecodeError{Field: field, Offset: off, Err: err, Detail: detail}
 	}
 	return r.err
 }
@@ -331,12 +346,13 @@ func (r *reader) u64(field string) uint64 {
 }
 
 func (r *reader) features(f *Frame) {
+	kOff := r.off
 	k := r.u32("keypoint count")
 	if r.err != nil {
 		return
 	}
 	if k > MaxKeypoints {
-		r.fail("keypoint count", ErrTooLarge, fmt.Sprintf("%d keypoints, max %d", k, MaxKeypoints))
+		r.failAt(kOff, "keypoint count", ErrTooLarge, fmt.Sprintf("%d keypoints, max %d", k, MaxKeypoints))
 		return
 	}
 	raw := r.bytes("keypoints", int(k)*keypointSize)
@@ -355,12 +371,13 @@ func (r *reader) features(f *Frame) {
 			Octave:   int32(binary.BigEndian.Uint32(p[20:])),
 		}
 	}
+	nOff := r.off
 	n := r.u32("descriptor count")
 	if r.err != nil {
 		return
 	}
 	if uint64(n) > MaxKeypoints*DescriptorSize {
-		r.fail("descriptor count", ErrTooLarge, fmt.Sprintf("%d values, max %d", n, MaxKeypoints*DescriptorSize))
+		r.failAt(nOff, "descriptor count", ErrTooLarge, fmt.Sprintf("%d values, max %d", n, MaxKeypoints*DescriptorSize))
 		return
 	}
 	raw = r.bytes("descriptors", int(n)*4)
@@ -381,16 +398,17 @@ func (r *reader) trailer() (*Trailer, error) {
 		r.off = start
 		return nil, r.fail("trailer magic", ErrTrailer, fmt.Sprintf("%d unexpected bytes after the frame", r.remaining()))
 	}
+	versionOff := r.off
 	version := r.u8("trailer version")
 	bodyLen := int(r.u8("trailer length"))
 	if r.err != nil {
 		return nil, r.err
 	}
 	if version == 0 || bodyLen < trailerBody {
-		return nil, r.fail("trailer version", ErrTrailer, fmt.Sprintf("version %d with %d-byte body", version, bodyLen))
+		return nil, r.failAt(versionOff, "trailer version", ErrTrailer, fmt.Sprintf("version %d with %d-byte body", version, bodyLen))
 	}
 	if bodyLen != r.remaining() {
-		return nil, r.fail("trailer length", ErrTrailer, fmt.Sprintf("declares %d bytes, %d remain", bodyLen, r.remaining()))
+		return nil, r.failAt(versionOff+1, "trailer length", ErrTrailer, fmt.Sprintf("declares %d bytes, %d remain", bodyLen, r.remaining()))
 	}
 	t := &Trailer{
 		StreamID:    r.u64("stream id"),
