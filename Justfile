@@ -1,0 +1,53 @@
+# imaging-tui recipes. `just` lists them.
+
+export PATH := env_var('PATH') + ":/usr/local/go/bin"
+
+bin := "./imaging-tui"
+
+# list the recipes
+default:
+    @just --list
+
+# install what is missing (Debian packages, just, Go modules)
+setup:
+    .ci/setup
+
+# build the one binary
+build:
+    go build -o {{bin}} .
+
+# run the pipeline with its console on the sample images (./imaging.db)
+demo *ARGS: build
+    {{bin}} {{ARGS}}
+
+# run the pipeline headless for a minute with a chaos script, then print the summary
+demo-headless: build
+    {{bin}} --no-tui --for 60s --chaos "10s kill extractor; 20s pause logger; 26s resume logger; 35s kill logger; 45s restart-all"
+
+# every test, with the race detector (what CI runs)
+test:
+    go vet ./...
+    @test -z "$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+    CGO_ENABLED=0 go vet ./wire/... ./db/... ./tui/...
+    go test -race -timeout 12m ./...
+
+# micro-benchmarks of the hot paths
+bench:
+    go test -run '^$' -bench . -benchmem ./wire/... ./db/... ./stages/...
+
+# fuzz each decoder for a while (default 60s each)
+fuzz time="60s":
+    go test -run '^$' -fuzz '^FuzzDecodeImage$' -fuzztime {{time}} ./wire
+    go test -run '^$' -fuzz '^FuzzDecodeProcessed$' -fuzztime {{time}} ./wire
+    go test -run '^$' -fuzz '^FuzzDecodeAck$' -fuzztime {{time}} ./wire
+    go test -run '^$' -fuzz '^FuzzProbe$' -fuzztime {{time}} ./stages/probe
+
+# rewrite golden files (review the diff)
+golden:
+    go test ./tui/... -update
+
+# formatting and static checks
+lint:
+    gofmt -l .
+    go vet ./...
+    CGO_ENABLED=0 go vet ./wire/... ./db/... ./tui/...

@@ -1,0 +1,233 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/sift"
+	"github.com/imaging-tui/imaging-tui/wire"
+)
+
+// ExtractorConfig configures the extractor stage.
+type ExtractorConfig struct {
+	Common
+	Sub     string // IMAGE_DATA in. Defaults to >tcp://127.0.0.1:5555
+	Pub     string // PROCESSED_DATA out. Defaults to @tcp://127.0.0.1:5556
+	Workers int    // SIFT workers. Defaults to the number of CPUs
+	Threads int    // OpenCV threads (process-wide). Defaults to 1
+	Shard   Shard  // which frames this replica takes. Defaults to all
+	SIFT    sift.Options
+	HWM     int // high-water mark in messages. Defaults to 8
+}
+
+// Shard selects the frames of one replica among N: seq % N == Index.
+// Frames without a sequence number (a seed peer's) go to replica 0.
+type Shard struct{ Index, Count uint64 }
+
+func (s Shard) takes(f *wire.Frame) bool {
+	if s.Count <= 1 {
+		return true
+	}
+	if f.Trailer == nil {
+		return s.Index == 0
+	}
+	return f.Trailer.Seq%s.Count == s.Index
+}
+
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, max(s.Count, 1)) }
+
+// job is one received image on its way through a worker.
+type job struct {
+	frame *wire.Frame
+	msg   []byte // the received message; frame.Data slices into it
+}
+
+// RunExtractor runs SIFT on every image received until ctx ends, then
+// finishes the frames in hand and publishes them.
+func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) error {
+	cfg.setDefaults("extractor")
+	if cfg.Sub == "" {
+		cfg.Sub = ">tcp://127.0.0.1:5555"
+	}
+	if cfg.Pub == "" {
+		cfg.Pub = "@tcp://127.0.0.1:5556"
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = 1
+	}
+	if cfg.HWM <= 0 {
+		cfg.HWM = 8
+	}
+	sift.SetNumThreads(cfg.Threads)
+	detectors := make([]*sift.Detector, cfg.Workers)
+	for i := range detectors {
+		d, err := sift.New(cfg.SIFT)
+		if err != nil {
+			return fmt.Errorf("extractor: %w", err)
+		}
+		defer d.Close()
+		detectors[i] = d
+	}
+	zctx, err := bus.NewContext()
+	if err != nil {
+		return err
+	}
+	defer zctx.Close()
+	sub, err := zctx.Sub(cfg.Sub, bus.Options{HWM: cfg.HWM})
+	if err != nil {
+		return fmt.Errorf("extractor: subscribe socket: %w", err)
+	}
+	defer sub.Close()
+	pub, err := zctx.Pub(cfg.Pub, bus.Options{HWM: cfg.HWM})
+	if err != nil {
+		return fmt.Errorf("extractor: publish socket: %w", err)
+	}
+	defer pub.Close()
+	log.Info("extractor starting", "workers", cfg.Workers, "threads", cfg.Threads, "shard", cfg.Shard.String(),
+		"sub", cfg.Sub, "pub", cfg.Pub, "delivery", cfg.Delivery)
+
+	c := &counters{state: wire.StateRunning}
+	var busy atomic.Int64
+	jobs := make(chan job, cfg.Workers)
+	out := make(chan []byte, cfg.Workers)
+	depth := func() { c.queue.Store(int64(len(jobs)) + busy.Load() + int64(len(out))) }
+
+	r := &reporter{endpoint: cfg.Status, base: cfg.baseStatus("extractor"), c: c, log: log,
+		extra: func(st *wire.Status) { st.Dropped += sub.Dropped() }}
+	rctx, stopReport := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopReport()
+	toggleOnSignal(rctx, sigSilent, log, "silent", func() bool { return !r.silent.Swap(!r.silent.Load()) })
+	go r.run(rctx, zctx)
+
+	// Workers: each owns one detector; they end when jobs is closed.
+	var wg sync.WaitGroup
+	for _, d := range detectors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				busy.Add(1)
+				t0 := time.Now()
+				msg, kps, err := extract(d, j)
+				busy.Add(-1)
+				if err != nil {
+					c.fail(err)
+					log.Warn("frame skipped", "file", j.frame.Filename, "frame_seq", seqOf(j.frame), "err", err)
+					continue
+				}
+				log.Info("frame extracted", "file", j.frame.Filename, "frame_seq", seqOf(j.frame), "keypoints", kps,
+					"ms", time.Since(t0).Milliseconds())
+				out <- msg
+				depth()
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(out) }()
+
+	// Sender: owns pub; ends when every worker has finished.
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for msg := range out {
+			if err := pub.Send(msg); err != nil {
+				c.fail(err)
+			}
+			c.frameDone(time.Now(), len(msg))
+			depth()
+		}
+	}()
+
+	// Receiver: this goroutine owns sub.
+	var bad limiter
+	for ctx.Err() == nil {
+		msg, err := sub.Recv(StatusInterval)
+		if errors.Is(err, bus.ErrTimeout) {
+			continue
+		}
+		if err != nil {
+			c.fail(err)
+			continue
+		}
+		f, err := wire.DecodeImage(msg)
+		if err != nil {
+			c.fail(fmt.Errorf("bad input message: %w", err))
+			if ok, n := bad.allow(time.Now()); ok {
+				log.Warn("bad message skipped", "err", err, "bytes", len(msg), "suppressed", n)
+			}
+			continue
+		}
+		if !cfg.Shard.takes(f) {
+			continue
+		}
+		c.framesIn.Add(1)
+		c.bytesIn.Add(uint64(len(msg)))
+		j := job{frame: f, msg: msg}
+		if cfg.Delivery == DeliveryBestEffort {
+			enqueueNewest(jobs, j, c)
+		} else {
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+			}
+		}
+		depth()
+	}
+	c.setState(wire.StateStopping)
+	close(jobs)
+	<-sent
+	log.Info("extractor stopped", "frames_in", c.framesIn.Load(), "frames_out", c.framesOut.Load())
+	return nil
+}
+
+// enqueueNewest queues j, dropping the oldest queued frame when full: under
+// best-effort delivery the newest frames win.
+func enqueueNewest(jobs chan job, j job, c *counters) {
+	for {
+		select {
+		case jobs <- j:
+			return
+		default:
+		}
+		select {
+		case <-jobs:
+			c.dropped.Add(1)
+		default:
+		}
+	}
+}
+
+// extract runs SIFT on one image and encodes the PROCESSED_DATA message.
+func extract(d *sift.Detector, j job) (msg []byte, keypoints int, err error) {
+	res, err := d.Detect(j.frame.Data)
+	if err != nil {
+		return nil, 0, err
+	}
+	f := *j.frame
+	f.Type = wire.TypeProcessed
+	f.Keypoints = res.Keypoints
+	f.Descriptors = res.Descriptors
+	if f.Trailer != nil {
+		t := *f.Trailer
+		t.ExtractedNS = uint64(time.Now().UnixNano())
+		f.Trailer = &t
+	}
+	msg, err = f.MarshalBinary()
+	return msg, len(res.Keypoints), err
+}
+
+func seqOf(f *wire.Frame) uint64 {
+	if f.Trailer == nil {
+		return 0
+	}
+	return f.Trailer.Seq
+}

@@ -1,0 +1,417 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"slices"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/probe"
+	"github.com/imaging-tui/imaging-tui/wire"
+)
+
+// GeneratorConfig configures the generator stage.
+type GeneratorConfig struct {
+	Common
+	Images      fs.FS         // the image folder; read again at every pass
+	ImagesName  string        // how to name Images in logs and errors
+	Pub         string        // IMAGE_DATA out. Defaults to @tcp://127.0.0.1:5555
+	Ack         string        // acknowledgements in. Defaults to >tcp://127.0.0.1:5558
+	FPS         float64       // frames a second; 0 = as fast as delivery allows
+	Count       int64         // stop after this many frames; 0 = never
+	Once        bool          // stop after one pass over the folder
+	Window      int           // reliable: most unacknowledged frames. Defaults to 8
+	WindowBytes int64         // reliable: most unacknowledged bytes. Defaults to 256 MiB
+	StreamID    uint64        // 0 = random
+	Drain       time.Duration // on stop, how long to wait for the window to empty. Defaults to 15s
+	HWM         int           // send high-water mark in messages. Defaults to 8
+}
+
+// inflight is one published frame the logger has not acknowledged yet.
+type inflight struct {
+	seq      uint64
+	msg      []byte
+	first    time.Time // first publish
+	sent     time.Time // last publish
+	attempts int
+}
+
+type generator struct {
+	cfg    GeneratorConfig
+	log    *slog.Logger
+	c      *counters
+	pub    *bus.Socket
+	ack    *bus.Socket
+	window map[uint64]*inflight
+	bytes  int64
+	seq    uint64
+	srtt   time.Duration // smoothed publish-to-ack time
+	bad    limiter
+}
+
+// RunGenerator publishes the images of cfg.Images until ctx ends, the count
+// is reached or, with Once, after one pass. Under reliable delivery it then
+// waits (up to cfg.Drain) for every frame in flight to be acknowledged.
+func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) error {
+	cfg.setDefaults("generator")
+	if cfg.Pub == "" {
+		cfg.Pub = "@tcp://127.0.0.1:5555"
+	}
+	if cfg.Ack == "" {
+		cfg.Ack = ">tcp://127.0.0.1:5558"
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 8
+	}
+	if cfg.WindowBytes <= 0 {
+		cfg.WindowBytes = 256 << 20
+	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = 15 * time.Second
+	}
+	if cfg.HWM <= 0 {
+		cfg.HWM = 8
+	}
+	if cfg.StreamID == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		cfg.StreamID = binary.BigEndian.Uint64(b[:]) | 1
+	}
+	names, err := listImages(cfg.Images)
+	if err != nil {
+		return fmt.Errorf("generator: images %s: %w", cfg.ImagesName, err)
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("generator: images %s: no image files (.jpg .jpeg .png .bmp .tif .tiff)", cfg.ImagesName)
+	}
+	log.Info("generator starting", "images", cfg.ImagesName, "files", len(names), "stream_id", cfg.StreamID,
+		"delivery", cfg.Delivery, "fps", cfg.FPS)
+
+	zctx, err := bus.NewContext()
+	if err != nil {
+		return err
+	}
+	defer zctx.Close()
+	g := &generator{cfg: cfg, log: log, c: &counters{state: wire.StateRunning}, window: map[uint64]*inflight{}}
+	g.pub, err = zctx.Pub(cfg.Pub, bus.Options{HWM: cfg.HWM})
+	if err != nil {
+		return fmt.Errorf("generator: publish socket: %w", err)
+	}
+	defer g.pub.Close()
+	g.ack, err = zctx.Sub(connectByDefault(cfg.Ack), bus.Options{HWM: 1000})
+	if err != nil {
+		return fmt.Errorf("generator: ack socket: %w", err)
+	}
+	defer g.ack.Close()
+
+	stop := g.reportStatus(ctx, zctx)
+	defer stop()
+	err = g.run(ctx)
+	if cfg.Delivery == DeliveryReliable {
+		g.drain()
+	}
+	return err
+}
+
+func (g *generator) reportStatus(ctx context.Context, zctx *bus.Context) (stop func()) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &reporter{endpoint: g.cfg.Status, base: g.cfg.baseStatus("generator"), c: g.c, log: g.log,
+		extra: func(st *wire.Status) {
+			st.StreamID = g.cfg.StreamID
+			st.LastSeq = g.c.framesOut.Load()
+			st.Dropped += g.pub.Dropped()
+		}}
+	toggleOnSignal(rctx, sigSilent, g.log, "silent", func() bool { return !r.silent.Swap(!r.silent.Load()) })
+	done := make(chan struct{})
+	go func() { defer close(done); r.run(rctx, zctx) }()
+	return func() { cancel(); <-done }
+}
+
+// run is the publishing loop: passes over the folder until told to stop.
+func (g *generator) run(ctx context.Context) error {
+	var next time.Time // pacing for --fps
+	for pass := 0; ; pass++ {
+		names, err := listImages(g.cfg.Images)
+		if err != nil {
+			g.c.fail(err)
+			g.log.Error("cannot list images", "err", err)
+		}
+		published := 0
+		for _, name := range names {
+			if ctx.Err() != nil {
+				return nil
+			}
+			msg, err := g.load(name)
+			if err != nil {
+				g.c.fail(err)
+				g.log.Warn("image skipped", "file", name, "err", err)
+				continue
+			}
+			if !g.waitForRoom(ctx, len(msg)) {
+				return nil
+			}
+			if g.cfg.FPS > 0 {
+				if !sleepUntil(ctx, next) {
+					return nil
+				}
+				next = maxTime(next, time.Now()).Add(time.Duration(float64(time.Second) / g.cfg.FPS))
+			}
+			g.publish(msg)
+			published++
+			if g.cfg.Count > 0 && int64(g.seq) >= g.cfg.Count {
+				return nil
+			}
+		}
+		if g.cfg.Once {
+			return nil
+		}
+		if published == 0 && !sleepUntil(ctx, time.Now().Add(time.Second)) {
+			return nil // nothing usable this pass: don't spin
+		}
+	}
+}
+
+// load reads one file and encodes its IMAGE_DATA message with the next
+// sequence number. Width, height and channels come from the file's header.
+func (g *generator) load(name string) ([]byte, error) {
+	data, err := fs.ReadFile(g.cfg.Images, name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := probe.Probe(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := complete(info.Format, data); err != nil {
+		return nil, err
+	}
+	if info.Width <= 1 && info.Height <= 1 {
+		return nil, fmt.Errorf("%dx%d image is too small to hold features", info.Width, info.Height)
+	}
+	now := time.Now()
+	f := wire.Frame{
+		Type:      wire.TypeImage,
+		Timestamp: uint64(now.UnixNano()),
+		Width:     uint32(info.Width),
+		Height:    uint32(info.Height),
+		Channels:  uint32(info.Channels),
+		Filename:  truncateName(path.Base(name)),
+		Data:      data,
+		Trailer:   &wire.Trailer{StreamID: g.cfg.StreamID, Seq: g.seq + 1, PublishedNS: uint64(now.UnixNano())},
+	}
+	return f.MarshalBinary()
+}
+
+func (g *generator) publish(msg []byte) {
+	g.seq++
+	now := time.Now()
+	if err := g.pub.Send(msg); err != nil {
+		g.c.fail(err)
+	}
+	g.c.framesIn.Add(1)
+	g.c.frameDone(now, len(msg))
+	if g.cfg.Delivery == DeliveryReliable {
+		g.window[g.seq] = &inflight{seq: g.seq, msg: msg, first: now, sent: now, attempts: 1}
+		g.bytes += int64(len(msg))
+		g.c.queue.Store(int64(len(g.window)))
+	}
+}
+
+// waitForRoom services acknowledgements and resends until the window has
+// room for a message of n bytes. It reports false when ctx ended first.
+func (g *generator) waitForRoom(ctx context.Context, n int) bool {
+	for {
+		g.service(0)
+		if g.cfg.Delivery != DeliveryReliable {
+			return ctx.Err() == nil
+		}
+		full := len(g.window) >= g.cfg.Window || (len(g.window) > 0 && g.bytes+int64(n) > g.cfg.WindowBytes)
+		if !full {
+			return ctx.Err() == nil
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		g.service(50 * time.Millisecond)
+	}
+}
+
+// service reads the acknowledgements waiting (blocking up to wait for the
+// first) and resends frames whose acknowledgement is overdue.
+func (g *generator) service(wait time.Duration) {
+	for {
+		msg, err := g.ack.Recv(wait)
+		if err != nil {
+			break
+		}
+		wait = 0
+		g.onAck(msg)
+	}
+	now := time.Now()
+	rto := g.rto()
+	for _, f := range g.window {
+		if now.Sub(f.sent) < rto<<min(f.attempts-1, 4) {
+			continue
+		}
+		if err := g.pub.Send(f.msg); err != nil {
+			g.c.fail(err)
+		}
+		f.sent = now
+		f.attempts++
+		g.c.resent.Add(1)
+		g.c.bytesOut.Add(uint64(len(f.msg)))
+	}
+}
+
+func (g *generator) onAck(msg []byte) {
+	a, err := wire.DecodeAck(msg)
+	if err != nil {
+		g.c.fail(fmt.Errorf("bad ack message: %w", err))
+		if ok, n := g.bad.allow(time.Now()); ok {
+			g.log.Warn("bad message on ack socket skipped", "err", err, "bytes", len(msg), "suppressed", n)
+		}
+		return
+	}
+	if a.StreamID != g.cfg.StreamID {
+		return // another generator's stream
+	}
+	now := time.Now()
+	for _, s := range a.Seqs {
+		f, ok := g.window[s]
+		if !ok {
+			continue
+		}
+		if d := now.Sub(f.first); g.srtt == 0 {
+			g.srtt = d
+		} else {
+			g.srtt = (7*g.srtt + d) / 8
+		}
+		g.c.latency(uint64(f.first.UnixNano()), now)
+		g.bytes -= int64(len(f.msg))
+		delete(g.window, s)
+	}
+	g.c.queue.Store(int64(len(g.window)))
+}
+
+// rto is how long a frame may go unacknowledged before it is resent: three
+// times the smoothed ack time plus a second, within [2s, 60s].
+func (g *generator) rto() time.Duration {
+	if g.srtt == 0 {
+		return 5 * time.Second
+	}
+	return min(max(3*g.srtt+time.Second, 2*time.Second), time.Minute)
+}
+
+// drain waits up to cfg.Drain for the window to empty, so that stopping the
+// generator loses nothing already published.
+func (g *generator) drain() {
+	if len(g.window) == 0 {
+		return
+	}
+	g.c.setState(wire.StateStopping)
+	g.log.Info("draining frames in flight", "frames", len(g.window))
+	deadline := time.Now().Add(g.cfg.Drain)
+	for len(g.window) > 0 && time.Now().Before(deadline) {
+		g.service(50 * time.Millisecond)
+	}
+	if n := len(g.window); n > 0 {
+		seqs := make([]uint64, 0, n)
+		for s := range g.window {
+			seqs = append(seqs, s)
+		}
+		slices.Sort(seqs)
+		g.log.Warn("stopped with frames unacknowledged", "frames", n, "seqs", seqs)
+	}
+}
+
+// complete checks that an encoded file ends where its format says it ends,
+// so a file cut short (a copy in progress, a truncated download) is skipped
+// here instead of being decoded into a partial image downstream.
+func complete(format string, b []byte) error {
+	switch format {
+	case "jpeg":
+		end := bytes.TrimRight(b, "\x00") // some writers pad after the end marker
+		if !bytes.HasSuffix(end, []byte{0xFF, 0xD9}) {
+			return errors.New("truncated JPEG: no end-of-image marker")
+		}
+	case "png":
+		if !bytes.Contains(b[max(0, len(b)-64):], []byte("IEND")) {
+			return errors.New("truncated PNG: no IEND chunk")
+		}
+	}
+	return nil
+}
+
+// listImages returns the image files of fsys's top folder, sorted by name.
+func listImages(fsys fs.FS) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errors.New("folder does not exist")
+		}
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0 {
+			if probe.IsImageName(e.Name()) {
+				names = append(names, e.Name())
+			}
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// DirFS is os.DirFS that first checks the folder exists, for a clear error.
+func DirFS(dir string) (fs.FS, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a folder", dir)
+	}
+	return os.DirFS(dir), nil
+}
+
+func truncateName(s string) string {
+	for len(s) > wire.MaxFilename {
+		s = s[len(s)-wire.MaxFilename:] // keep the end: the extension
+		for len(s) > 0 && s[0]&0xC0 == 0x80 {
+			s = s[1:] // never cut a UTF-8 sequence
+		}
+	}
+	return s
+}
+
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

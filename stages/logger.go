@@ -1,0 +1,326 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/db"
+	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/wire"
+)
+
+// LoggerConfig configures the logger stage.
+type LoggerConfig struct {
+	Common
+	Sub          string // PROCESSED_DATA in. Defaults to >tcp://127.0.0.1:5556
+	Ack          string // acknowledgements out. Defaults to @tcp://127.0.0.1:5558
+	DB           string // database path. Defaults to imaging.db
+	RetainFrames int64  // keep at most this many frames; 0 = all
+	RetainBytes  int64  // keep at most about this many bytes of images; 0 = all
+	HWM          int    // receive high-water mark in messages. Defaults to 8
+}
+
+// retainEvery is how many stored frames pass between two retention passes.
+const retainEvery = 8
+
+// streamSpan tracks which sequence numbers of one stream were stored, to
+// count the gaps (frames lost upstream) as dropped.
+type streamSpan struct{ first, last, frames uint64 }
+
+func (s *streamSpan) missing() uint64 {
+	if s.frames == 0 {
+		return 0
+	}
+	return s.last - s.first + 1 - s.frames
+}
+
+type logger struct {
+	cfg     LoggerConfig
+	log     *slog.Logger
+	c       *counters
+	db      *db.DB
+	ack     *bus.Socket
+	streams map[uint64]*streamSpan
+	full    atomic.Bool // dbfull fault asked for
+	isFull  bool        // dbfull fault applied to the database
+	bad     limiter
+
+	mu     sync.Mutex // guards counts, read by the status reporter
+	counts db.Counts
+}
+
+// RunLogger stores every processed frame received until ctx ends. The frame
+// in hand when ctx ends is committed (or rolled back) before it returns.
+func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
+	cfg.setDefaults("logger")
+	if cfg.Sub == "" {
+		cfg.Sub = ">tcp://127.0.0.1:5556"
+	}
+	if cfg.Ack == "" {
+		cfg.Ack = "@tcp://127.0.0.1:5558"
+	}
+	if cfg.DB == "" {
+		cfg.DB = "imaging.db"
+	}
+	if cfg.HWM <= 0 {
+		cfg.HWM = 8
+	}
+	d, err := db.Open(ctx, cfg.DB)
+	if err != nil {
+		return fmt.Errorf("logger: %w", err)
+	}
+	defer d.Close()
+	l := &logger{cfg: cfg, log: log, c: &counters{state: wire.StateRunning}, db: d, streams: map[uint64]*streamSpan{}}
+	if err := l.loadStreams(ctx); err != nil {
+		return fmt.Errorf("logger: %w", err)
+	}
+
+	zctx, err := bus.NewContext()
+	if err != nil {
+		return err
+	}
+	defer zctx.Close()
+	sub, err := zctx.Sub(cfg.Sub, bus.Options{HWM: cfg.HWM})
+	if err != nil {
+		return fmt.Errorf("logger: subscribe socket: %w", err)
+	}
+	defer sub.Close()
+	l.ack, err = zctx.Pub(cfg.Ack, bus.Options{HWM: 1000})
+	if err != nil {
+		return fmt.Errorf("logger: ack socket: %w", err)
+	}
+	defer l.ack.Close()
+	log.Info("logger starting", "db", cfg.DB, "sub", cfg.Sub, "ack", cfg.Ack, "delivery", cfg.Delivery,
+		"retain_frames", cfg.RetainFrames, "retain_bytes", cfg.RetainBytes)
+
+	r := &reporter{endpoint: cfg.Status, base: cfg.baseStatus("logger"), c: l.c, log: log,
+		extra: func(st *wire.Status) {
+			l.mu.Lock()
+			st.DB = &wire.DBCounts{Images: l.counts.Images, Keypoints: l.counts.Keypoints,
+				Descriptors: l.counts.Descriptors, FileBytes: l.counts.FileBytes, FreeBytes: l.counts.DiskFree}
+			l.mu.Unlock()
+			st.Dropped += sub.Dropped()
+		}}
+	rctx, stopReport := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopReport()
+	toggleOnSignal(rctx, sigSilent, log, "silent", func() bool { return !r.silent.Swap(!r.silent.Load()) })
+	toggleOnSignal(rctx, sigDBFull, log, "dbfull", func() bool { return !l.full.Swap(!l.full.Load()) })
+	go r.run(rctx, zctx)
+
+	l.refreshCounts(ctx)
+	lastCount := time.Now()
+	stored := 0
+	for ctx.Err() == nil {
+		l.applyFullFault(ctx)
+		msg, err := sub.Recv(StatusInterval)
+		if err == nil {
+			if l.handle(ctx, msg) {
+				stored++
+				if stored%retainEvery == 0 {
+					l.retain(ctx)
+				}
+			}
+		} else if !errors.Is(err, bus.ErrTimeout) {
+			l.c.fail(err)
+		}
+		if time.Since(lastCount) > time.Second {
+			l.refreshCounts(ctx)
+			lastCount = time.Now()
+		}
+	}
+	l.c.setState(wire.StateStopping)
+	log.Info("logger stopped", "frames_in", l.c.framesIn.Load(), "frames_stored", l.c.framesOut.Load())
+	return nil
+}
+
+// handle decodes, validates, stores and acknowledges one message. It
+// reports whether a new frame was stored.
+func (l *logger) handle(ctx context.Context, msg []byte) bool {
+	f, err := wire.DecodeProcessed(msg)
+	if err == nil {
+		err = validate(f)
+	}
+	if err != nil {
+		l.c.fail(fmt.Errorf("frame rejected: %w", err))
+		if ok, n := l.bad.allow(time.Now()); ok {
+			l.log.Warn("frame rejected", "err", err, "bytes", len(msg), "suppressed", n)
+		}
+		return false
+	}
+	l.c.framesIn.Add(1)
+	l.c.bytesIn.Add(uint64(len(msg)))
+	l.c.queue.Store(1)
+	defer l.c.queue.Store(0)
+	rec := toRecord(f)
+	var inserted bool
+	for {
+		// Store in a context of its own: a stop request lets the frame in
+		// hand commit or roll back, never half-write it.
+		_, inserted, err = l.db.Store(context.WithoutCancel(ctx), rec)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, db.ErrFull) {
+			l.c.fail(fmt.Errorf("store %s: %w", f.Filename, err))
+			l.log.Error("frame not stored", "file", f.Filename, "frame_seq", seqOf(f), "err", err)
+			return false // not acknowledged: reliable delivery sends it again
+		}
+		// Full disk: stop consuming, say so, retry until space returns.
+		l.c.setState(wire.StateBlocked)
+		l.c.fail(fmt.Errorf("database full, retrying: %w", err))
+		l.log.Warn("database full; paused until space returns", "err", err)
+		if !sleepUntil(ctx, time.Now().Add(time.Second)) {
+			return false
+		}
+		l.applyFullFault(ctx)
+	}
+	l.c.setState(wire.StateRunning)
+	now := time.Now()
+	if f.Trailer != nil {
+		l.acknowledge(f.Trailer)
+		l.c.latency(f.Trailer.PublishedNS, now)
+	}
+	if !inserted {
+		return false
+	}
+	l.c.frameDone(now, len(msg))
+	l.track(f)
+	l.log.Info("frame stored", "file", f.Filename, "frame_seq", seqOf(f), "keypoints", len(f.Keypoints))
+	l.mu.Lock()
+	l.counts.Images++
+	l.counts.Keypoints += int64(len(f.Keypoints))
+	l.counts.Descriptors++
+	l.mu.Unlock()
+	return true
+}
+
+// validate checks what the database cannot: that the features agree.
+func validate(f *wire.Frame) error {
+	switch {
+	case len(f.Data) == 0:
+		return errors.New("no image data")
+	case len(f.Descriptors) != len(f.Keypoints)*wire.DescriptorSize:
+		return fmt.Errorf("%d keypoints but %d descriptor values (want %d)",
+			len(f.Keypoints), len(f.Descriptors), len(f.Keypoints)*wire.DescriptorSize)
+	case f.Width == 0 || f.Height == 0:
+		return fmt.Errorf("image size %dx%d", f.Width, f.Height)
+	}
+	return nil
+}
+
+func toRecord(f *wire.Frame) *db.Frame {
+	rec := &db.Frame{
+		Timestamp:   int64(f.Timestamp),
+		Filename:    f.Filename,
+		Width:       int(f.Width),
+		Height:      int(f.Height),
+		Channels:    int(f.Channels),
+		Image:       f.Data,
+		Keypoints:   make([]db.Keypoint, len(f.Keypoints)),
+		Descriptors: f.Descriptors,
+		ReceivedAt:  time.Now(),
+	}
+	for i, k := range f.Keypoints {
+		rec.Keypoints[i] = db.Keypoint(k)
+	}
+	if t := f.Trailer; t != nil {
+		rec.StreamID, rec.Seq = t.StreamID, t.Seq
+		rec.PublishedAt = nsTime(t.PublishedNS)
+		rec.ExtractedAt = nsTime(t.ExtractedNS)
+	}
+	return rec
+}
+
+func nsTime(ns uint64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(ns))
+}
+
+func (l *logger) acknowledge(t *wire.Trailer) {
+	a := wire.Ack{StreamID: t.StreamID, Seqs: []uint64{t.Seq}}
+	b, _ := a.MarshalBinary()
+	if err := l.ack.Send(b); err != nil {
+		l.c.fail(fmt.Errorf("send ack: %w", err))
+	}
+}
+
+// loadStreams seeds the gap count from what the database already holds, so
+// dropped stays equal to the gaps in the database across restarts.
+func (l *logger) loadStreams(ctx context.Context) error {
+	streams, err := l.db.Streams(ctx)
+	if err != nil {
+		return err
+	}
+	var dropped uint64
+	for _, s := range streams {
+		span := &streamSpan{first: s.FirstSeq, last: s.LastSeq, frames: uint64(s.Frames - s.Duplicates)}
+		l.streams[s.StreamID] = span
+		dropped += span.missing()
+	}
+	l.c.dropped.Store(dropped)
+	return nil
+}
+
+// track updates the stream's span with a newly stored frame and the dropped
+// count with the change in its gaps.
+func (l *logger) track(f *wire.Frame) {
+	if f.Trailer == nil {
+		return
+	}
+	s, ok := l.streams[f.Trailer.StreamID]
+	if !ok {
+		s = &streamSpan{first: f.Trailer.Seq, last: f.Trailer.Seq}
+		l.streams[f.Trailer.StreamID] = s
+	}
+	before := s.missing()
+	s.first = min(s.first, f.Trailer.Seq)
+	s.last = max(s.last, f.Trailer.Seq)
+	s.frames++
+	after := s.missing()
+	l.c.dropped.Add(after - before) // wraps correctly when a gap closes
+}
+
+func (l *logger) refreshCounts(ctx context.Context) {
+	n, err := l.db.Counts(ctx)
+	if err != nil {
+		l.c.fail(err)
+		return
+	}
+	l.mu.Lock()
+	l.counts = n
+	l.mu.Unlock()
+}
+
+func (l *logger) retain(ctx context.Context) {
+	if l.cfg.RetainFrames <= 0 && l.cfg.RetainBytes <= 0 {
+		return
+	}
+	n, err := l.db.Retain(ctx, l.cfg.RetainFrames, l.cfg.RetainBytes)
+	if err != nil {
+		l.c.fail(fmt.Errorf("retention: %w", err))
+		return
+	}
+	if n > 0 {
+		l.refreshCounts(ctx)
+	}
+}
+
+// applyFullFault brings the database in line with the dbfull fault.
+func (l *logger) applyFullFault(ctx context.Context) {
+	want := l.full.Load()
+	if want == l.isFull {
+		return
+	}
+	if err := l.db.SetFull(ctx, want); err != nil {
+		l.c.fail(fmt.Errorf("dbfull fault: %w", err))
+		return
+	}
+	l.isFull = want
+}
