@@ -1,0 +1,324 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+
+	"github.com/imaging-tui/imaging-tui/wire"
+)
+
+// Errors returned by Socket methods.
+var (
+	// ErrTimeout is returned by Recv when no message arrived in time.
+	ErrTimeout = errors.New("bus: receive timed out")
+	// ErrClosed is returned after the Socket or its Context was closed.
+	ErrClosed = errors.New("bus: socket closed")
+)
+
+// Defaults applied for zero Options fields.
+const (
+	DefaultHWM        = 100
+	DefaultLinger     = time.Second
+	DefaultMaxMsgSize = int64(wire.MaxMessageBytes)
+
+	reconnectIvl    = 100 * time.Millisecond
+	reconnectIvlMax = time.Second
+	recvSlice       = 100 * time.Millisecond // longest single wait in Recv
+)
+
+// Options tunes a socket. Zero values select the defaults.
+type Options struct {
+	// HWM is both ZMQ_SNDHWM and ZMQ_RCVHWM, in messages. Defaults to
+	// DefaultHWM (100); negative means no limit.
+	HWM int
+	// MaxMsgSize is ZMQ_MAXMSGSIZE in bytes: a peer sending a larger message
+	// is disconnected and the message lost (see Socket.Dropped). Defaults to
+	// DefaultMaxMsgSize (wire.MaxMessageBytes); negative means no limit.
+	MaxMsgSize int64
+	// Linger is how long Close keeps trying to deliver queued messages.
+	// Defaults to DefaultLinger (1 s); negative means forever.
+	Linger time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	switch {
+	case o.HWM == 0:
+		o.HWM = DefaultHWM
+	case o.HWM < 0:
+		o.HWM = 0 // zmq: no limit
+	}
+	switch {
+	case o.MaxMsgSize == 0:
+		o.MaxMsgSize = DefaultMaxMsgSize
+	case o.MaxMsgSize < 0:
+		o.MaxMsgSize = -1
+	}
+	switch {
+	case o.Linger == 0:
+		o.Linger = DefaultLinger
+	case o.Linger < 0:
+		o.Linger = -1 // zmq4: exactly -1 means forever
+	}
+	return o
+}
+
+// Context is the process's ZeroMQ context. Create one per process.
+type Context struct {
+	ctx *zmq.Context
+}
+
+// NewContext creates a ZeroMQ context whose calls retry after EINTR, so
+// signals delivered to the process do not fail sends and receives.
+func NewContext() (*Context, error) {
+	ctx, err := zmq.NewContext()
+	if err != nil {
+		return nil, fmt.Errorf("bus: new context: %w", err)
+	}
+	ctx.SetRetryAfterEINTR(true)
+	return &Context{ctx: ctx}, nil
+}
+
+// Close terminates the context. It blocks until every Socket of the context
+// is closed and has lingered; close the sockets first.
+func (c *Context) Close() error {
+	if err := c.ctx.Term(); err != nil {
+		return fmt.Errorf("bus: close context: %w", err)
+	}
+	return nil
+}
+
+// Socket is a PUB or SUB socket. It must be used by one goroutine at a time,
+// except Dropped and Endpoints, which any goroutine may call.
+type Socket struct {
+	sock      *zmq.Socket
+	kind      zmq.Type
+	endpoints []string
+	connects  []Endpoint
+	rcvtimeo  time.Duration // last ZMQ_RCVTIMEO set; -2 before the first Recv
+	closed    bool
+	mon       *watcher
+}
+
+// Pub creates a PUB socket on the endpoint list (entries without a prefix
+// bind). Send never blocks: at the high-water mark, or while no subscriber
+// is connected, messages are dropped (ZeroMQ PUB semantics).
+func (c *Context) Pub(endpoints string, o Options) (*Socket, error) {
+	eps, err := ParseEndpoints(endpoints, true)
+	if err != nil {
+		return nil, err
+	}
+	return c.open(zmq.PUB, eps, o)
+}
+
+// Sub creates a SUB socket on the endpoint list (entries without a prefix
+// connect), subscribed to every message.
+func (c *Context) Sub(endpoints string, o Options) (*Socket, error) {
+	eps, err := ParseEndpoints(endpoints, false)
+	if err != nil {
+		return nil, err
+	}
+	return c.open(zmq.SUB, eps, o)
+}
+
+func (c *Context) open(kind zmq.Type, eps []Endpoint, o Options) (_ *Socket, err error) {
+	o = o.withDefaults()
+	sock, err := c.ctx.NewSocket(kind)
+	if err != nil {
+		return nil, fmt.Errorf("bus: new %v socket: %w", kind, err)
+	}
+	s := &Socket{sock: sock, kind: kind, rcvtimeo: -2}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	for _, set := range []struct {
+		name string
+		f    func() error
+	}{
+		{"ZMQ_SNDHWM", func() error { return sock.SetSndhwm(o.HWM) }},
+		{"ZMQ_RCVHWM", func() error { return sock.SetRcvhwm(o.HWM) }},
+		{"ZMQ_LINGER", func() error { return sock.SetLinger(o.Linger) }},
+		{"ZMQ_MAXMSGSIZE", func() error { return sock.SetMaxmsgsize(o.MaxMsgSize) }},
+		{"ZMQ_RECONNECT_IVL", func() error { return sock.SetReconnectIvl(reconnectIvl) }},
+		{"ZMQ_RECONNECT_IVL_MAX", func() error { return sock.SetReconnectIvlMax(reconnectIvlMax) }},
+	} {
+		if err := set.f(); err != nil {
+			return nil, fmt.Errorf("bus: set %s: %w", set.name, err)
+		}
+	}
+	if kind == zmq.SUB {
+		if err := sock.SetSubscribe(""); err != nil {
+			return nil, fmt.Errorf("bus: subscribe: %w", err)
+		}
+	}
+	for _, ep := range eps {
+		if !ep.Bind {
+			s.connects = append(s.connects, ep)
+		}
+	}
+	// The monitor must run before the first bind or connect so that it sees
+	// every connection.
+	if s.mon, err = startMonitor(c.ctx, sock, s.connects); err != nil {
+		return nil, err
+	}
+	for _, ep := range eps {
+		if ep.Bind {
+			if err := sock.Bind(ep.Addr); err != nil {
+				return nil, fmt.Errorf("bus: bind %s: %w", ep.Addr, err)
+			}
+			resolved, err := sock.GetLastEndpoint()
+			if err != nil {
+				return nil, fmt.Errorf("bus: endpoint bound to %s: %w", ep.Addr, err)
+			}
+			s.endpoints = append(s.endpoints, resolved)
+		} else {
+			if err := sock.Connect(ep.Addr); err != nil {
+				return nil, fmt.Errorf("bus: connect %s: %w", ep.Addr, err)
+			}
+			s.endpoints = append(s.endpoints, ep.Addr)
+		}
+	}
+	return s, nil
+}
+
+// Endpoints returns the socket's endpoints in list order, without prefixes.
+// A bound endpoint is reported as ZeroMQ resolved it, so "tcp://127.0.0.1:0"
+// appears with the port the system chose.
+func (s *Socket) Endpoints() []string {
+	return append([]string(nil), s.endpoints...)
+}
+
+// Dropped returns how many of the socket's connections have ended other than
+// by its own Close: the peer closed or died, or libzmq cut the connection
+// (an inbound message over MaxMsgSize, a protocol error), or a handshake
+// failed. Every such connection may have lost messages in flight.
+//
+// libzmq abandons a connection it made for good after a protocol error, and
+// an inbound message over MaxMsgSize is one; the Socket notices (within
+// about half a second) and connects again at its next Send or Recv.
+func (s *Socket) Dropped() uint64 {
+	return s.mon.dropped.Load()
+}
+
+// reconnect re-establishes connect endpoints that libzmq abandoned.
+func (s *Socket) reconnect() error {
+	keys := s.mon.takeAbandoned()
+	if keys == nil {
+		return nil
+	}
+	for _, ep := range s.connects {
+		if !keys[endpointKey(ep.Addr)] {
+			continue
+		}
+		_ = s.sock.Disconnect(ep.Addr) // forget the dead session, if zmq has not
+		if err := s.sock.Connect(ep.Addr); err != nil {
+			return fmt.Errorf("bus: reconnect %s: %w", ep.Addr, mapErr(err))
+		}
+	}
+	return nil
+}
+
+// Send publishes msg as one message part. Only a Pub socket sends; a PUB
+// send does not block (see Pub).
+func (s *Socket) Send(msg []byte) error {
+	if s.closed {
+		return ErrClosed
+	}
+	if s.kind != zmq.PUB {
+		return fmt.Errorf("bus: send on a %v socket", s.kind)
+	}
+	if err := s.reconnect(); err != nil {
+		return err
+	}
+	if _, err := s.sock.SendBytes(msg, 0); err != nil {
+		return fmt.Errorf("bus: send: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Recv waits up to timeout for a message and returns a copy of it. It
+// returns ErrTimeout if none arrived: timeout 0 only takes a message already
+// queued, and a negative timeout waits indefinitely. Only a Sub socket
+// receives.
+func (s *Socket) Recv(timeout time.Duration) ([]byte, error) {
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if s.kind != zmq.SUB {
+		return nil, fmt.Errorf("bus: receive on a %v socket", s.kind)
+	}
+	// Wait in slices so that abandoned connections are re-established
+	// while we wait.
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	for {
+		if err := s.reconnect(); err != nil {
+			return nil, err
+		}
+		slice := recvSlice
+		switch {
+		case timeout == 0:
+			slice = 0
+		case timeout > 0:
+			slice = min(slice, time.Until(deadline))
+			if slice < time.Millisecond {
+				slice = time.Millisecond // ZMQ_RCVTIMEO counts milliseconds
+			}
+		}
+		if slice != s.rcvtimeo {
+			if err := s.sock.SetRcvtimeo(slice); err != nil {
+				return nil, fmt.Errorf("bus: set receive timeout: %w", mapErr(err))
+			}
+			s.rcvtimeo = slice
+		}
+		msg, err := s.sock.RecvBytes(0)
+		if err == nil {
+			return msg, nil
+		}
+		if zmq.AsErrno(err) != zmq.Errno(syscall.EAGAIN) {
+			return nil, fmt.Errorf("bus: receive: %w", mapErr(err))
+		}
+		if timeout == 0 || (timeout > 0 && !time.Now().Before(deadline)) {
+			return nil, ErrTimeout
+		}
+	}
+}
+
+// Close stops the monitor, closes the socket and waits for the monitor
+// goroutine to exit. Queued outgoing messages linger in the background for
+// up to Options.Linger (Context.Close waits for them). Close is idempotent.
+func (s *Socket) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.mon != nil {
+		// Stopping the monitor now, rather than when libzmq reaps the socket
+		// after its linger, makes it send EVENT_MONITOR_STOPPED at once.
+		_ = s.sock.Monitor("", 0)
+		s.mon.stopped.Store(true)
+	}
+	err := s.sock.Close()
+	if s.mon != nil {
+		<-s.mon.done
+	}
+	if err != nil {
+		return fmt.Errorf("bus: close: %w", err)
+	}
+	return nil
+}
+
+// mapErr turns a terminated context into ErrClosed.
+func mapErr(err error) error {
+	if zmq.AsErrno(err) == zmq.ETERM {
+		return fmt.Errorf("%w: context terminated", ErrClosed)
+	}
+	return err
+}

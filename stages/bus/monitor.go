@@ -1,0 +1,167 @@
+package bus
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+)
+
+// Monitor events the watcher reads. libzmq emits EVENT_DISCONNECTED for
+// every connection that ends on an error, including failed handshakes (which
+// also emit a HANDSHAKE_FAILED event first), so Dropped counts only
+// EVENT_DISCONNECTED. The connect events tell a connection that libzmq will
+// retry from one it abandoned.
+const monitorEvents = zmq.EVENT_DISCONNECTED |
+	zmq.EVENT_CONNECT_RETRIED |
+	zmq.EVENT_CONNECT_DELAYED |
+	zmq.EVENT_CONNECTED |
+	zmq.EVENT_MONITOR_STOPPED
+
+const (
+	// monitorPoll bounds one blocking receive of the watcher, so that it
+	// notices abandoned connections and the end of the monitor.
+	monitorPoll = 100 * time.Millisecond
+	// abandonAfter is how long after EVENT_DISCONNECTED on a connecting
+	// endpoint libzmq has to announce a reconnection before the watcher
+	// declares the connection abandoned. libzmq announces it (with
+	// EVENT_CONNECT_RETRIED) within the same I/O thread turn.
+	abandonAfter = 300 * time.Millisecond
+)
+
+var monitorSeq atomic.Uint64
+
+// watcher reads a socket monitor on its own goroutine. It counts dropped
+// connections and finds connections libzmq abandoned: libzmq reconnects a
+// connecting socket after a connection error, but after a protocol error —
+// including an inbound message over ZMQ_MAXMSGSIZE — it terminates that
+// connection for good. The watcher reports such endpoints; the socket's
+// owner goroutine reconnects them (a zmq socket is not thread safe).
+type watcher struct {
+	pair    *zmq.Socket // owned by the goroutine
+	keys    map[string]bool
+	dropped atomic.Uint64
+	stopped atomic.Bool   // set once the monitor is stopped: no more events
+	done    chan struct{} // closed when the goroutine has exited
+
+	mu        sync.Mutex
+	abandoned map[string]bool // endpoint keys to reconnect
+	pending   atomic.Bool     // len(abandoned) > 0
+}
+
+// endpointKey identifies an endpoint in monitor events, which name a tcp
+// connection by the address as given at first and as resolved later:
+// "tcp://localhost:5555", then "tcp://127.0.0.1:5555". So tcp endpoints are
+// keyed by port only; others by their whole address.
+func endpointKey(addr string) string {
+	if rest, ok := strings.CutPrefix(addr, "tcp://"); ok {
+		if _, port, err := net.SplitHostPort(rest); err == nil {
+			return "tcp:" + port
+		}
+	}
+	return addr
+}
+
+// startMonitor attaches a ZeroMQ socket monitor to sock and starts the
+// goroutine that reads it. connects are the endpoints the socket will
+// connect to. The PAIR socket that receives the events is connected before
+// startMonitor returns: libzmq sends monitor events with blocking sends, so
+// an event emitted with no reader attached would hang the socket.
+func startMonitor(ctx *zmq.Context, sock *zmq.Socket, connects []Endpoint) (*watcher, error) {
+	addr := fmt.Sprintf("inproc://bus-monitor-%d", monitorSeq.Add(1))
+	pair, err := ctx.NewSocket(zmq.PAIR)
+	if err != nil {
+		return nil, fmt.Errorf("bus: monitor socket: %w", err)
+	}
+	setup := func() error {
+		if err := sock.Monitor(addr, monitorEvents); err != nil {
+			return err
+		}
+		if err := pair.SetLinger(0); err != nil {
+			return err
+		}
+		if err := pair.SetRcvtimeo(monitorPoll); err != nil {
+			return err
+		}
+		return pair.Connect(addr)
+	}
+	if err := setup(); err != nil {
+		pair.Close()
+		return nil, fmt.Errorf("bus: start monitor: %w", err)
+	}
+	w := &watcher{
+		pair:      pair,
+		keys:      map[string]bool{},
+		done:      make(chan struct{}),
+		abandoned: map[string]bool{},
+	}
+	for _, ep := range connects {
+		w.keys[endpointKey(ep.Addr)] = true
+	}
+	go w.run()
+	return w, nil
+}
+
+// run reads events until the monitor stops. It must keep reading until
+// then: libzmq blocks the monitored socket when its monitor is not read.
+func (w *watcher) run() {
+	defer close(w.done)
+	defer w.pair.Close()
+	disconnected := map[string]time.Time{} // connect keys awaiting a retry
+	for {
+		ev, addr, _, err := w.pair.RecvEvent(0)
+		now := time.Now()
+		for key, at := range disconnected {
+			if now.Sub(at) >= abandonAfter {
+				delete(disconnected, key)
+				w.abandon(key)
+			}
+		}
+		if err != nil {
+			switch {
+			case zmq.AsErrno(err) == zmq.ETERM:
+				return
+			case w.stopped.Load() && zmq.AsErrno(err) == zmq.Errno(syscall.EAGAIN):
+				return // the monitor is gone and its queue is empty
+			}
+			continue // a poll timeout, or a malformed event to skip
+		}
+		key := endpointKey(addr)
+		switch ev {
+		case zmq.EVENT_MONITOR_STOPPED:
+			return
+		case zmq.EVENT_DISCONNECTED:
+			w.dropped.Add(1)
+			if w.keys[key] {
+				disconnected[key] = now
+			}
+		default: // libzmq is (re)connecting: the endpoint is alive
+			delete(disconnected, key)
+		}
+	}
+}
+
+func (w *watcher) abandon(key string) {
+	w.mu.Lock()
+	w.abandoned[key] = true
+	w.pending.Store(true)
+	w.mu.Unlock()
+}
+
+// takeAbandoned returns and clears the abandoned endpoint keys.
+func (w *watcher) takeAbandoned() map[string]bool {
+	if !w.pending.Load() {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	keys := w.abandoned
+	w.abandoned = map[string]bool{}
+	w.pending.Store(false)
+	return keys
+}
