@@ -22,6 +22,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/imaging-tui/imaging-tui/db/dbcmd"
 	"github.com/imaging-tui/imaging-tui/stages"
 	"github.com/imaging-tui/imaging-tui/stages/bus"
 	"github.com/imaging-tui/imaging-tui/stages/sift"
@@ -58,7 +59,7 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &code):
 		return int(code)
-	case errors.Is(err, stages.ErrUsage):
+	case errors.Is(err, stages.ErrUsage), errors.Is(err, dbcmd.ErrUsage):
 		return 2
 	}
 	fmt.Fprintf(stderr, "imaging-tui: %v\n", err)
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		switch args[0] {
 		case "stage":
 			return stages.Main(ctx, args[1:], sampleImages(), stderr)
+		case "db":
+			return dbcmd.Main(ctx, args[1:], stdout, stderr)
 		case "version":
 			return version(stdout)
 		case "help", "-h", "--help", "-help":

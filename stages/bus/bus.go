@@ -17,6 +17,9 @@ var (
 	ErrTimeout = errors.New("bus: receive timed out")
 	// ErrClosed is returned after the Socket or its Context was closed.
 	ErrClosed = errors.New("bus: socket closed")
+	// ErrMultipart is returned by Recv for a message of more than one part,
+	// which it has read and discarded whole.
+	ErrMultipart = errors.New("bus: multi-part message discarded")
 )
 
 // Defaults applied for zero Options fields.
@@ -39,6 +42,10 @@ type Options struct {
 	// is disconnected and the message lost (see Socket.Dropped). Defaults to
 	// DefaultMaxMsgSize (wire.MaxMessageBytes); negative means no limit.
 	MaxMsgSize int64
+	// Joins makes a Pub socket report subscriptions (an XPUB with
+	// ZMQ_XPUB_VERBOSE): see Socket.Joins. A publisher that must not send
+	// into the void before anyone listens uses it.
+	Joins bool
 	// Linger is how long Close keeps trying to deliver queued messages.
 	// Defaults to DefaultLinger (1 s); negative means forever.
 	Linger time.Duration
@@ -111,6 +118,9 @@ func (c *Context) Pub(endpoints string, o Options) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Joins {
+		return c.open(zmq.XPUB, eps, o)
+	}
 	return c.open(zmq.PUB, eps, o)
 }
 
@@ -149,6 +159,11 @@ func (c *Context) open(kind zmq.Type, eps []Endpoint, o Options) (_ *Socket, err
 	} {
 		if err := set.f(); err != nil {
 			return nil, fmt.Errorf("bus: set %s: %w", set.name, err)
+		}
+	}
+	if kind == zmq.XPUB {
+		if err := sock.SetXpubVerbose(1); err != nil {
+			return nil, fmt.Errorf("bus: set ZMQ_XPUB_VERBOSE: %w", err)
 		}
 	}
 	if kind == zmq.SUB {
@@ -229,16 +244,51 @@ func (s *Socket) Send(msg []byte) error {
 	if s.closed {
 		return ErrClosed
 	}
-	if s.kind != zmq.PUB {
+	return s.SendParts(msg)
+}
+
+// SendParts publishes one message of several parts. The pipeline's own
+// messages are single-part; tests and fault injection use this to send
+// what a hostile peer might.
+func (s *Socket) SendParts(parts ...[]byte) error {
+	if s.closed {
+		return ErrClosed
+	}
+	if s.kind != zmq.PUB && s.kind != zmq.XPUB {
 		return fmt.Errorf("bus: send on a %v socket", s.kind)
 	}
 	if err := s.reconnect(); err != nil {
 		return err
 	}
-	if _, err := s.sock.SendBytes(msg, 0); err != nil {
-		return fmt.Errorf("bus: send: %w", mapErr(err))
+	for i, p := range parts {
+		flag := zmq.Flag(0)
+		if i < len(parts)-1 {
+			flag = zmq.SNDMORE
+		}
+		if _, err := s.sock.SendBytes(p, flag); err != nil {
+			return fmt.Errorf("bus: send: %w", mapErr(err))
+		}
 	}
 	return nil
+}
+
+// Joins returns how many subscriptions arrived since the last call, without
+// waiting: each is a subscriber that connected (or reconnected). Only a Pub
+// socket opened with Options.Joins reports them; others return 0.
+func (s *Socket) Joins() int {
+	if s.closed || s.kind != zmq.XPUB {
+		return 0
+	}
+	n := 0
+	for {
+		msg, err := s.sock.RecvBytes(zmq.DONTWAIT)
+		if err != nil {
+			return n
+		}
+		if len(msg) > 0 && msg[0] == 1 {
+			n++
+		}
+	}
 }
 
 // Recv waits up to timeout for a message and returns a copy of it. It
@@ -280,6 +330,9 @@ func (s *Socket) Recv(timeout time.Duration) ([]byte, error) {
 		}
 		msg, err := s.sock.RecvBytes(0)
 		if err == nil {
+			if more, _ := s.sock.GetRcvmore(); more {
+				return nil, s.discardParts()
+			}
 			return msg, nil
 		}
 		if zmq.AsErrno(err) != zmq.Errno(syscall.EAGAIN) {
@@ -289,6 +342,20 @@ func (s *Socket) Recv(timeout time.Duration) ([]byte, error) {
 			return nil, ErrTimeout
 		}
 	}
+}
+
+// discardParts reads the rest of a multi-part message and reports it: every
+// message of the pipeline is a single part, so extra parts mean a peer that
+// does not speak our protocol.
+func (s *Socket) discardParts() error {
+	n := 1
+	for more := true; more; n++ {
+		if _, err := s.sock.RecvBytes(0); err != nil {
+			return fmt.Errorf("bus: receive: %w", mapErr(err))
+		}
+		more, _ = s.sock.GetRcvmore()
+	}
+	return fmt.Errorf("%w: %d parts", ErrMultipart, n)
 }
 
 // Close stops the monitor, closes the socket and waits for the monitor

@@ -398,3 +398,89 @@ func TestParseEndpoints(t *testing.T) {
 		t.Errorf("String = %q", s)
 	}
 }
+
+func TestMultipartDiscarded(t *testing.T) {
+	zctx, err := NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zctx.Close()
+	ep := "ipc://" + t.TempDir() + "/m"
+	pub, err := zctx.Pub("@"+ep, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	sub, err := zctx.Sub(">"+ep, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	// Until the subscription has propagated, messages are dropped: resend.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := pub.SendParts([]byte("a"), []byte("b"), []byte("c")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := sub.Recv(100 * time.Millisecond)
+		if errors.Is(err, ErrMultipart) {
+			break
+		}
+		if !errors.Is(err, ErrTimeout) || time.Now().After(deadline) {
+			t.Fatalf("Recv of a 3-part message = %v; want ErrMultipart", err)
+		}
+	}
+	// The socket is still usable, and the parts did not leak into later messages.
+	for {
+		if err := pub.Send([]byte("single")); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := sub.Recv(100 * time.Millisecond)
+		if errors.Is(err, ErrMultipart) || errors.Is(err, ErrTimeout) {
+			continue // queued copies of the earlier multi-part message
+		}
+		if err != nil || string(msg) != "single" {
+			t.Fatalf("Recv after a multi-part message = %q, %v; want \"single\"", msg, err)
+		}
+		break
+	}
+}
+
+func TestJoinsReportSubscribers(t *testing.T) {
+	zctx, err := NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zctx.Close()
+	ep := "ipc://" + t.TempDir() + "/j"
+	pub, err := zctx.Pub("@"+ep, Options{Joins: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if n := pub.Joins(); n != 0 {
+		t.Fatalf("Joins with no subscriber = %d; want 0", n)
+	}
+	joined := 0
+	for i := range 2 {
+		sub, err := zctx.Sub(">"+ep, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for joined < i+1 && time.Now().Before(deadline) {
+			joined += pub.Joins()
+			time.Sleep(10 * time.Millisecond)
+		}
+		if joined != i+1 {
+			t.Fatalf("after %d subscribers connected, Joins counted %d", i+1, joined)
+		}
+		if err := pub.Send([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		if msg, err := sub.Recv(5 * time.Second); err != nil || string(msg) != "hello" {
+			t.Fatalf("subscriber %d Recv = %q, %v", i, msg, err)
+		}
+		sub.Close()
+	}
+}
