@@ -103,7 +103,7 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	depth := func() { c.queue.Store(int64(len(jobs)) + busy.Load() + int64(len(out))) }
 
 	r := &reporter{endpoint: cfg.Status, base: cfg.baseStatus("extractor"), c: c, log: log,
-		extra: func(st *wire.Status) { st.Dropped += sub.Dropped() }}
+		extra: func(st *wire.Status) { st.Disconnects = sub.Dropped() }}
 	rctx, stopReport := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopReport()
 	toggleOnSignal(rctx, sigSilent, log, "silent", func() bool { return !r.silent.Swap(!r.silent.Load()) })

@@ -55,6 +55,9 @@ type generator struct {
 	bytes  int64
 	seq    uint64
 	srtt   time.Duration // smoothed publish-to-ack time
+	joins  int           // subscriptions seen on pub
+	logger uint64        // incarnation of the logger last heard from
+	resend bool          // a downstream restart was seen: send the window again
 	bad    limiter
 }
 
@@ -82,9 +85,7 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 		cfg.HWM = 8
 	}
 	if cfg.StreamID == 0 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		cfg.StreamID = binary.BigEndian.Uint64(b[:]) | 1
+		cfg.StreamID = randomID()
 	}
 	names, err := listImages(cfg.Images)
 	if err != nil {
@@ -102,7 +103,7 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 	}
 	defer zctx.Close()
 	g := &generator{cfg: cfg, log: log, c: &counters{state: wire.StateRunning}, window: map[uint64]*inflight{}}
-	g.pub, err = zctx.Pub(cfg.Pub, bus.Options{HWM: cfg.HWM})
+	g.pub, err = zctx.Pub(cfg.Pub, bus.Options{HWM: cfg.HWM, Joins: true})
 	if err != nil {
 		return fmt.Errorf("generator: publish socket: %w", err)
 	}
@@ -128,7 +129,7 @@ func (g *generator) reportStatus(ctx context.Context, zctx *bus.Context) (stop f
 		extra: func(st *wire.Status) {
 			st.StreamID = g.cfg.StreamID
 			st.LastSeq = g.c.framesOut.Load()
-			st.Dropped += g.pub.Dropped()
+			st.Disconnects = g.ack.Dropped()
 		}}
 	toggleOnSignal(rctx, sigSilent, g.log, "silent", func() bool { return !r.silent.Swap(!r.silent.Load()) })
 	done := make(chan struct{})
@@ -234,7 +235,9 @@ func (g *generator) waitForRoom(ctx context.Context, n int) bool {
 		if g.cfg.Delivery != DeliveryReliable {
 			return ctx.Err() == nil
 		}
-		full := len(g.window) >= g.cfg.Window || (len(g.window) > 0 && g.bytes+int64(n) > g.cfg.WindowBytes)
+		// Before anyone subscribes, a PUB socket sends into the void.
+		full := g.joins == 0 || len(g.window) >= g.cfg.Window ||
+			(len(g.window) > 0 && g.bytes+int64(n) > g.cfg.WindowBytes)
 		if !full {
 			return ctx.Err() == nil
 		}
@@ -250,16 +253,31 @@ func (g *generator) waitForRoom(ctx context.Context, n int) bool {
 func (g *generator) service(wait time.Duration) {
 	for {
 		msg, err := g.ack.Recv(wait)
-		if err != nil {
+		if errors.Is(err, bus.ErrTimeout) {
 			break
 		}
 		wait = 0
+		if err != nil {
+			g.c.fail(err)
+			continue
+		}
 		g.onAck(msg)
 	}
 	now := time.Now()
 	rto := g.rto()
+	// A new subscriber is usually a restarted extractor: whatever the old
+	// one held is gone, so send the whole window again now, not at timeout.
+	if joined := g.pub.Joins(); joined > 0 {
+		g.joins += joined
+		if len(g.window) > 0 {
+			g.log.Info("subscriber joined; resending frames in flight", "frames", len(g.window))
+			g.resend = true
+		}
+	}
+	all := g.resend
+	g.resend = false
 	for _, f := range g.window {
-		if now.Sub(f.sent) < rto<<min(f.attempts-1, 4) {
+		if !all && now.Sub(f.sent) < rto<<min(f.attempts-1, 4) {
 			continue
 		}
 		if err := g.pub.Send(f.msg); err != nil {
@@ -279,6 +297,14 @@ func (g *generator) onAck(msg []byte) {
 		if ok, n := g.bad.allow(time.Now()); ok {
 			g.log.Warn("bad message on ack socket skipped", "err", err, "bytes", len(msg), "suppressed", n)
 		}
+		return
+	}
+	if inc, ok := a.Incarnation(); ok {
+		if g.logger != 0 && inc != g.logger && len(g.window) > 0 {
+			g.log.Info("logger restarted; resending frames in flight", "frames", len(g.window))
+			g.resend = true
+		}
+		g.logger = inc
 		return
 	}
 	if a.StreamID != g.cfg.StreamID {
@@ -303,12 +329,11 @@ func (g *generator) onAck(msg []byte) {
 }
 
 // rto is how long a frame may go unacknowledged before it is resent: three
-// times the smoothed ack time plus a second, within [2s, 60s].
+// times the smoothed ack time plus two seconds, within [10s, 2m]. Restarts
+// downstream are noticed at once (joins, logger hellos); this timer is the
+// safety net for the rest, so it errs long: a resend costs a SIFT run.
 func (g *generator) rto() time.Duration {
-	if g.srtt == 0 {
-		return 5 * time.Second
-	}
-	return min(max(3*g.srtt+time.Second, 2*time.Second), time.Minute)
+	return min(max(3*g.srtt+2*time.Second, 10*time.Second), 2*time.Minute)
 }
 
 // drain waits up to cfg.Drain for the window to empty, so that stopping the
@@ -349,6 +374,13 @@ func complete(format string, b []byte) error {
 		}
 	}
 	return nil
+}
+
+// randomID returns a random non-zero 64-bit id.
+func randomID() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:]) | 1
 }
 
 // listImages returns the image files of fsys's top folder, sorted by name.

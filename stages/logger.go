@@ -25,6 +25,10 @@ type LoggerConfig struct {
 	HWM          int    // receive high-water mark in messages. Defaults to 8
 }
 
+// helloInterval is how often the logger says hello on the ack channel, so a
+// generator learns of a logger restart within about this time.
+const helloInterval = 500 * time.Millisecond
+
 // retainEvery is how many stored frames pass between two retention passes.
 const retainEvery = 8
 
@@ -46,6 +50,7 @@ type logger struct {
 	db      *db.DB
 	ack     *bus.Socket
 	streams map[uint64]*streamSpan
+	incarn  uint64      // this run's incarnation, sent in hellos
 	full    atomic.Bool // dbfull fault asked for
 	isFull  bool        // dbfull fault applied to the database
 	bad     limiter
@@ -75,7 +80,8 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 		return fmt.Errorf("logger: %w", err)
 	}
 	defer d.Close()
-	l := &logger{cfg: cfg, log: log, c: &counters{state: wire.StateRunning}, db: d, streams: map[uint64]*streamSpan{}}
+	l := &logger{cfg: cfg, log: log, c: &counters{state: wire.StateRunning}, db: d, streams: map[uint64]*streamSpan{},
+		incarn: randomID()}
 	if err := l.loadStreams(ctx); err != nil {
 		return fmt.Errorf("logger: %w", err)
 	}
@@ -104,7 +110,7 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 			st.DB = &wire.DBCounts{Images: l.counts.Images, Keypoints: l.counts.Keypoints,
 				Descriptors: l.counts.Descriptors, FileBytes: l.counts.FileBytes, FreeBytes: l.counts.DiskFree}
 			l.mu.Unlock()
-			st.Dropped += sub.Dropped()
+			st.Disconnects = sub.Dropped()
 		}}
 	rctx, stopReport := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopReport()
@@ -114,6 +120,7 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 
 	l.refreshCounts(ctx)
 	lastCount := time.Now()
+	var lastHello time.Time
 	stored := 0
 	for ctx.Err() == nil {
 		l.applyFullFault(ctx)
@@ -127,6 +134,10 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 			}
 		} else if !errors.Is(err, bus.ErrTimeout) {
 			l.c.fail(err)
+		}
+		if time.Since(lastHello) >= helloInterval {
+			l.hello()
+			lastHello = time.Now()
 		}
 		if time.Since(lastCount) > time.Second {
 			l.refreshCounts(ctx)
@@ -241,6 +252,14 @@ func nsTime(ns uint64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, int64(ns))
+}
+
+// hello announces this logger incarnation to the generators.
+func (l *logger) hello() {
+	b, _ := wire.Hello(l.incarn).MarshalBinary()
+	if err := l.ack.Send(b); err != nil {
+		l.c.fail(fmt.Errorf("send hello: %w", err))
+	}
 }
 
 func (l *logger) acknowledge(t *wire.Trailer) {

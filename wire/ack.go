@@ -11,9 +11,24 @@ const MaxAckSeqs = 4096
 // Ack tells a generator which frames of its stream the logger has committed.
 //
 // Layout: type=0x10 | stream id u64 | count u32 | count × seq u64.
+//
+// An Ack for stream 0 is a logger's hello: its one seq is the logger's
+// incarnation, a random number drawn at start. A generator that sees the
+// incarnation change knows a logger restarted and lost what was in flight.
 type Ack struct {
 	StreamID uint64
 	Seqs     []uint64
+}
+
+// Hello returns the hello Ack of a logger incarnation.
+func Hello(incarnation uint64) *Ack { return &Ack{Seqs: []uint64{incarnation}} }
+
+// Incarnation returns the logger incarnation of a hello Ack, and whether a is one.
+func (a *Ack) Incarnation() (uint64, bool) {
+	if a.StreamID != 0 || len(a.Seqs) != 1 {
+		return 0, false
+	}
+	return a.Seqs[0], true
 }
 
 // MarshalBinary encodes a.

@@ -13,28 +13,31 @@ const (
 // Status is the JSON object every stage sends on the status side channel
 // about every 250 ms. Unknown fields are ignored on receive.
 type Status struct {
-	Stage      string    `json:"stage"`    // generator, extractor or logger
-	Instance   string    `json:"instance"` // e.g. extractor-0
-	PID        int       `json:"pid"`
-	Host       string    `json:"host,omitempty"`
-	State      string    `json:"state"`
-	StartedAt  time.Time `json:"started_at"`
-	FramesIn   uint64    `json:"frames_in"`
-	FramesOut  uint64    `json:"frames_out"`
-	BytesIn    uint64    `json:"bytes_in"`
-	BytesOut   uint64    `json:"bytes_out"`
-	Dropped    uint64    `json:"dropped"`
-	Errors     uint64    `json:"errors"`
-	Resent     uint64    `json:"resent,omitempty"` // generator: frames published again
-	FPS        float64   `json:"fps"`
-	QueueDepth int       `json:"queue_depth"`
-	Latency    *Latency  `json:"latency_ms,omitempty"`
-	DB         *DBCounts `json:"db,omitempty"`
-	StreamID   uint64    `json:"stream_id,omitempty"` // generator: its stream
-	LastSeq    uint64    `json:"last_seq,omitempty"`  // generator: last seq published
-	Delivery   string    `json:"delivery,omitempty"`  // reliable or best-effort
-	LastError  string    `json:"last_error"`
-	TS         time.Time `json:"ts"`
+	Stage     string    `json:"stage"`    // generator, extractor or logger
+	Instance  string    `json:"instance"` // e.g. extractor-0
+	PID       int       `json:"pid"`
+	Host      string    `json:"host,omitempty"`
+	State     string    `json:"state"`
+	StartedAt time.Time `json:"started_at"`
+	FramesIn  uint64    `json:"frames_in"`
+	FramesOut uint64    `json:"frames_out"`
+	BytesIn   uint64    `json:"bytes_in"`
+	BytesOut  uint64    `json:"bytes_out"`
+	Dropped   uint64    `json:"dropped"`
+	Errors    uint64    `json:"errors"`
+	Resent    uint64    `json:"resent,omitempty"` // generator: frames published again
+	// Disconnects counts connections ZeroMQ dropped on input sockets (a
+	// message over ZMQ_MAXMSGSIZE, a protocol error, or a peer that went away).
+	Disconnects uint64    `json:"disconnects,omitempty"`
+	FPS         float64   `json:"fps"`
+	QueueDepth  int       `json:"queue_depth"`
+	Latency     *Latency  `json:"latency_ms,omitempty"`
+	DB          *DBCounts `json:"db,omitempty"`
+	StreamID    uint64    `json:"stream_id,omitempty"` // generator: its stream
+	LastSeq     uint64    `json:"last_seq,omitempty"`  // generator: last seq published
+	Delivery    string    `json:"delivery,omitempty"`  // reliable or best-effort
+	LastError   string    `json:"last_error"`
+	TS          time.Time `json:"ts"`
 }
 
 // Latency is a latency summary in milliseconds.
