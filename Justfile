@@ -51,3 +51,7 @@ lint:
     gofmt -l .
     go vet ./...
     CGO_ENABLED=0 go vet ./wire/... ./db/... ./tui/...
+
+# the chaos tests, longer: kill stages for SECONDS, then check nothing was lost (default 120)
+chaos seconds="120":
+    IMAGING_CHAOS_SECONDS={{seconds}} go test -run 'TestChaos' -v -timeout 60m ./stages | grep -E '^(---|===|PASS|FAIL|ok)|chaos|best effort'

@@ -57,6 +57,7 @@ func Main(ctx context.Context, args []string, samples fs.FS, stderr io.Writer) e
 		fs.IntVar(&cfg.Window, "window", 8, "reliable delivery: most frames in flight unacknowledged")
 		fs.StringVar(&windowBytes, "window-bytes", "256MiB", "reliable delivery: most bytes in flight unacknowledged")
 		fs.Uint64Var(&cfg.StreamID, "stream-id", 0, "stream `id` in every frame (0 = random)")
+		fs.StringVar(&cfg.State, "state", "", "`file` keeping the stream and the frames in flight across restarts (reliable delivery)")
 		fs.DurationVar(&cfg.Drain, "drain", 0, "on stop, how long to wait for frames in flight (default 15s)")
 		run = func(ctx context.Context, log *slog.Logger) error {
 			n, err := ParseSize(windowBytes)

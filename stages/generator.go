@@ -32,6 +32,7 @@ type GeneratorConfig struct {
 	Window      int           // reliable: most unacknowledged frames. Defaults to 8
 	WindowBytes int64         // reliable: most unacknowledged bytes. Defaults to 256 MiB
 	StreamID    uint64        // 0 = random
+	State       string        // file keeping the stream and window across restarts; "" = none
 	Drain       time.Duration // on stop, how long to wait for the window to empty. Defaults to 15s
 	HWM         int           // send high-water mark in messages. Defaults to 8
 }
@@ -39,6 +40,7 @@ type GeneratorConfig struct {
 // inflight is one published frame the logger has not acknowledged yet.
 type inflight struct {
 	seq      uint64
+	name     string // the file, to send it again after a restart
 	msg      []byte
 	first    time.Time // first publish
 	sent     time.Time // last publish
@@ -84,6 +86,13 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 	if cfg.HWM <= 0 {
 		cfg.HWM = 8
 	}
+	state, err := loadState(cfg.State)
+	if err != nil {
+		return fmt.Errorf("generator: %w", err)
+	}
+	if state != nil && cfg.StreamID == 0 {
+		cfg.StreamID = state.StreamID
+	}
 	if cfg.StreamID == 0 {
 		cfg.StreamID = randomID()
 	}
@@ -116,6 +125,12 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 
 	stop := g.reportStatus(ctx, zctx)
 	defer stop()
+	if state != nil && state.StreamID == cfg.StreamID && cfg.Delivery == DeliveryReliable {
+		if !g.waitForRoom(ctx, 0) { // a subscriber first: these frames matter most
+			return nil
+		}
+		g.resume(state)
+	}
 	err = g.run(ctx)
 	if cfg.Delivery == DeliveryReliable {
 		g.drain()
@@ -140,6 +155,7 @@ func (g *generator) reportStatus(ctx context.Context, zctx *bus.Context) (stop f
 // run is the publishing loop: passes over the folder until told to stop.
 func (g *generator) run(ctx context.Context) error {
 	var next time.Time // pacing for --fps
+	var total int64    // frames published by this run, for --count
 	for pass := 0; ; pass++ {
 		names, err := listImages(g.cfg.Images)
 		if err != nil {
@@ -151,7 +167,7 @@ func (g *generator) run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			msg, err := g.load(name)
+			msg, err := g.load(name, g.seq+1)
 			if err != nil {
 				g.c.fail(err)
 				g.log.Warn("image skipped", "file", name, "err", err)
@@ -166,9 +182,10 @@ func (g *generator) run(ctx context.Context) error {
 				}
 				next = maxTime(next, time.Now()).Add(time.Duration(float64(time.Second) / g.cfg.FPS))
 			}
-			g.publish(msg)
+			g.publish(msg, name)
 			published++
-			if g.cfg.Count > 0 && int64(g.seq) >= g.cfg.Count {
+			total++
+			if g.cfg.Count > 0 && total >= g.cfg.Count {
 				return nil
 			}
 		}
@@ -183,7 +200,7 @@ func (g *generator) run(ctx context.Context) error {
 
 // load reads one file and encodes its IMAGE_DATA message with the next
 // sequence number. Width, height and channels come from the file's header.
-func (g *generator) load(name string) ([]byte, error) {
+func (g *generator) load(name string, seq uint64) ([]byte, error) {
 	data, err := fs.ReadFile(g.cfg.Images, name)
 	if err != nil {
 		return nil, err
@@ -207,13 +224,18 @@ func (g *generator) load(name string) ([]byte, error) {
 		Channels:  uint32(info.Channels),
 		Filename:  truncateName(path.Base(name)),
 		Data:      data,
-		Trailer:   &wire.Trailer{StreamID: g.cfg.StreamID, Seq: g.seq + 1, PublishedNS: uint64(now.UnixNano())},
+		Trailer:   &wire.Trailer{StreamID: g.cfg.StreamID, Seq: seq, PublishedNS: uint64(now.UnixNano())},
 	}
 	return f.MarshalBinary()
 }
 
-func (g *generator) publish(msg []byte) {
+func (g *generator) publish(msg []byte, name string) {
 	g.seq++
+	g.send(g.seq, msg, name)
+}
+
+// send publishes frame seq and, under reliable delivery, adds it to the window.
+func (g *generator) send(seq uint64, msg []byte, name string) {
 	now := time.Now()
 	if err := g.pub.Send(msg); err != nil {
 		g.c.fail(err)
@@ -221,9 +243,10 @@ func (g *generator) publish(msg []byte) {
 	g.c.framesIn.Add(1)
 	g.c.frameDone(now, len(msg))
 	if g.cfg.Delivery == DeliveryReliable {
-		g.window[g.seq] = &inflight{seq: g.seq, msg: msg, first: now, sent: now, attempts: 1}
+		g.window[seq] = &inflight{seq: seq, name: name, msg: msg, first: now, sent: now, attempts: 1}
 		g.bytes += int64(len(msg))
 		g.c.queue.Store(int64(len(g.window)))
+		g.saveState()
 	}
 }
 
@@ -326,6 +349,7 @@ func (g *generator) onAck(msg []byte) {
 		delete(g.window, s)
 	}
 	g.c.queue.Store(int64(len(g.window)))
+	g.saveState()
 }
 
 // rto is how long a frame may go unacknowledged before it is resent: three
