@@ -96,9 +96,12 @@ func (p *proc) kill(sig syscall.Signal) {
 	}
 }
 
-// stop sends SIGTERM and waits for a clean exit.
+// stop sends SIGTERM and waits for a clean exit. It first waits for the
+// stage to have started: a process signalled before its Go runtime has
+// installed the handler just dies, which would test nothing.
 func (p *proc) stop(t *testing.T) {
 	t.Helper()
+	waitLog(t, p, " starting", 30*time.Second)
 	p.kill(syscall.SIGTERM)
 	select {
 	case <-p.done:

@@ -1,0 +1,239 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages"
+	"github.com/imaging-tui/imaging-tui/stages/sift"
+)
+
+// Config configures a bench run.
+type Config struct {
+	Exe     string        // the imaging-tui binary to run the stages with
+	Images  string        // image folder. Defaults to testdata/images
+	For     time.Duration // measurement window of each phase. Defaults to 60s
+	Warmup  time.Duration // before each window, not measured. Defaults to 10s
+	Workers int           // SIFT workers, both phases. Defaults to the number of CPUs
+	Threads int           // OpenCV threads, both phases. Defaults to 1
+	Large   int           // bench on this many generated 4000×3000 PNG frames instead; 0 = no
+	// Window is the generator's --window (frames in flight). 0 = the
+	// stage's default.
+	Window int
+	// Nice is the nice value of the generator and logger processes, which
+	// share the cores with SIFT. 0 = unchanged.
+	Nice int
+	// GOMAXPROCS of the generator and logger. 0 = Go's default.
+	GOMAXPROCS int
+	// StageFlags are extra flags for each stage, by stage name.
+	StageFlags map[string][]string
+	Keep       bool      // keep the temporary folder (database, logs, large frames)
+	Progress   io.Writer // progress lines; nil = none
+}
+
+// Result is what a bench run measured. Ratio is Pipeline.FPS ÷ Limit.FPS.
+type Result struct {
+	Images   ImageSet `json:"images"`
+	Config   Settings `json:"config"`
+	Limit    Limit    `json:"limit"`
+	Pipeline Pipeline `json:"pipeline"`
+	Ratio    float64  `json:"ratio"`
+	Host     Host     `json:"host"`
+}
+
+// Settings are the Config values that shaped the figures.
+type Settings struct {
+	For        string `json:"for"`
+	Warmup     string `json:"warmup"`
+	Workers    int    `json:"workers"`
+	Threads    int    `json:"threads"`
+	Window     int    `json:"window"` // 0 = the generator's default
+	Nice       int    `json:"nice"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	TempDir    string `json:"temp_dir,omitempty"` // with --keep
+}
+
+// Host describes the machine.
+type Host struct {
+	CPUs    int       `json:"cpus"`
+	Load    string    `json:"loadavg"` // /proc/loadavg at the start
+	OpenCV  string    `json:"opencv"`
+	Started time.Time `json:"started"`
+}
+
+// Main runs `imaging-tui bench ARGS...`. exe is the imaging-tui binary the
+// pipeline's stages run as. The table (or, with --json, one JSON object)
+// goes to stdout; progress and usage go to stderr.
+func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writer) error {
+	cfg := Config{Exe: exe, Progress: stderr, StageFlags: map[string][]string{}}
+	fs := flag.NewFlagSet("imaging-tui bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	var asJSON bool
+	var genFlags, exFlags, lgFlags string
+	fs.StringVar(&cfg.Images, "images", "testdata/images", "image `folder` (e.g. ../shared/images/underwater)")
+	fs.DurationVar(&cfg.For, "for", 60*time.Second, "measurement time of each phase")
+	fs.DurationVar(&cfg.Warmup, "warmup", 10*time.Second, "warm-up before each measurement, not counted")
+	fs.IntVar(&cfg.Workers, "workers", runtime.NumCPU(), "SIFT workers in both phases (the extractor's --workers)")
+	fs.IntVar(&cfg.Threads, "threads", 1, "OpenCV threads in both phases (the extractor's --threads)")
+	fs.IntVar(&cfg.Large, "large", 0, "bench on `N` generated 4000×3000 PNG frames (~20 MB), upscaled from the images")
+	fs.IntVar(&cfg.Window, "window", 0, "the generator's --window, frames in flight (0 = its default)")
+	fs.IntVar(&cfg.Nice, "nice", 0, "nice value of the generator and logger (0 = unchanged)")
+	fs.IntVar(&cfg.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of the generator and logger (0 = Go's default)")
+	fs.StringVar(&genFlags, "generator-flags", "", "extra flags for the generator, space-separated")
+	fs.StringVar(&exFlags, "extractor-flags", "", "extra flags for the extractor, space-separated")
+	fs.StringVar(&lgFlags, "logger-flags", "", "extra flags for the logger, space-separated")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the temporary folder (database, stage logs, large frames)")
+	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return stages.ErrUsage
+	}
+	cfg.StageFlags["generator"] = strings.Fields(genFlags)
+	cfg.StageFlags["extractor"] = strings.Fields(exFlags)
+	cfg.StageFlags["logger"] = strings.Fields(lgFlags)
+	switch {
+	case fs.NArg() > 0:
+		return usageErr(stderr, "unexpected argument %q", fs.Arg(0))
+	case cfg.For <= 0 || cfg.Warmup < 0:
+		return usageErr(stderr, "--for must be positive and --warmup not negative")
+	case cfg.Workers < 1 || cfg.Threads < 1:
+		return usageErr(stderr, "--workers and --threads must be at least 1")
+	case cfg.Large < 0 || cfg.Window < 0 || cfg.GOMAXPROCS < 0:
+		return usageErr(stderr, "--large, --window and --gomaxprocs must not be negative")
+	case cfg.Nice < -20 || cfg.Nice > 19:
+		return usageErr(stderr, "--nice must be within -20..19")
+	}
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return writeTable(stdout, res)
+}
+
+func usageErr(w io.Writer, format string, args ...any) error {
+	fmt.Fprintf(w, "imaging-tui bench: %s\n", fmt.Sprintf(format, args...))
+	return stages.ErrUsage
+}
+
+// Run measures the limit, then the pipeline, on the same images.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Exe == "" {
+		return nil, errors.New("bench: no imaging-tui binary to run the stages")
+	}
+	if cfg.Images == "" {
+		cfg.Images = "testdata/images"
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	cfg.Threads = max(cfg.Threads, 1)
+	progress := func(format string, args ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "bench: "+format+"\n", args...)
+		}
+	}
+	res := &Result{
+		Config: Settings{For: cfg.For.String(), Warmup: cfg.Warmup.String(), Workers: cfg.Workers,
+			Threads: cfg.Threads, Window: cfg.Window, Nice: cfg.Nice, GOMAXPROCS: cfg.GOMAXPROCS},
+		Host: Host{CPUs: runtime.NumCPU(), Load: loadavg(), OpenCV: sift.OpenCVVersion(), Started: time.Now()},
+	}
+	tmp, err := os.MkdirTemp("", "itb-") // short: ipc:// paths stop near 100 bytes
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if cfg.Keep {
+		res.Config.TempDir = tmp
+		progress("keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+
+	dir := cfg.Images
+	imgs, err := loadImages(dir)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if cfg.Large > 0 {
+		dir = tmp + "/large"
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		progress("generating %d %dx%d PNG frames from %s", cfg.Large, LargeWidth, LargeHeight, cfg.Images)
+		if _, err := makeLarge(ctx, imgs, cfg.Large, dir); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		if imgs, err = loadImages(dir); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
+	res.Images = describe(dir, imgs)
+	res.Images.Generated = cfg.Large > 0
+
+	progress("limit: %d workers × %d threads, in process, %v warm-up + %v", cfg.Workers, cfg.Threads, cfg.Warmup, cfg.For)
+	limit, kps, err := runLimit(ctx, cfg, imgs)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	res.Limit = limit
+	var seen []float64
+	for _, k := range kps {
+		if k >= 0 {
+			seen = append(seen, float64(k))
+		}
+	}
+	res.Images.MeanKeypoints = mean(seen)
+
+	progress("pipeline: generator → extractor → logger, %v warm-up + %v", cfg.Warmup, cfg.For)
+	pipe, err := runPipeline(ctx, cfg, dir, tmp)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	res.Pipeline = pipe
+	if limit.FPS > 0 {
+		res.Ratio = pipe.FPS / limit.FPS
+	}
+	return res, nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+const benchUsage = `Usage: imaging-tui bench [flags]
+
+Measures, in one run on the same images, the limit (decode + SIFT in this
+process on all workers, no IPC, no database) and the pipeline (the three
+stage processes, reliable delivery, a real database), and prints frames/s of
+both, the ratio pipeline ÷ limit, latency from publish to commit, CPU seconds
+per frame and peak memory of each stage.
+
+Examples:
+  imaging-tui bench --images ../shared/images/underwater
+  imaging-tui bench --images ../shared/images/underwater --large 3 --for 120s
+
+Flags:
+`

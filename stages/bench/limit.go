@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/sift"
+)
+
+// Limit is the result of the limit phase.
+type Limit struct {
+	FPS          float64 `json:"fps"`
+	Frames       int     `json:"frames"`          // completed within the window
+	SIFTMs       float64 `json:"sift_ms_mean"`    // decode + SIFT per frame, wall time, within the window
+	CPUPerFrame  float64 `json:"cpu_s_per_frame"` // this process's CPU over the window ÷ frames
+	PeakRSSBytes int64   `json:"peak_rss_bytes"`  // this process's VmHWM at the end
+}
+
+// completion is one frame done by a worker.
+type completion struct {
+	at        time.Time
+	took      time.Duration
+	image     int
+	keypoints int
+}
+
+// runLimit runs decode + SIFT on imgs with cfg.Workers goroutines, each
+// with its own Detector, cycling over the images, for cfg.Warmup and then
+// cfg.For. It returns the figures of the window and the keypoint count of
+// every image it processed (-1 for those it did not reach).
+func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, error) {
+	sift.SetNumThreads(cfg.Threads)
+	dets := make([]*sift.Detector, cfg.Workers)
+	for i := range dets {
+		d, err := sift.New(sift.Options{})
+		if err != nil {
+			return Limit{}, nil, fmt.Errorf("limit: %w", err)
+		}
+		defer d.Close()
+		dets[i] = d
+	}
+	stop := make(chan struct{})
+	var next atomic.Int64
+	var mu sync.Mutex
+	var done []completion
+	var firstErr error
+	var wg sync.WaitGroup
+	for _, d := range dets {
+		wg.Add(1)
+		go func() { // owned by runLimit: ends when stop is closed, after the frame in hand
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := int(next.Add(1)-1) % len(imgs)
+				t0 := time.Now()
+				res, err := d.Detect(imgs[i].data)
+				now := time.Now()
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("limit: %s: %w", imgs[i].name, err)
+				}
+				done = append(done, completion{at: now, took: now.Sub(t0), image: i, keypoints: len(res.Keypoints)})
+				mu.Unlock()
+			}
+		}()
+	}
+
+	start := time.Now()
+	from := start.Add(cfg.Warmup)
+	to := from.Add(cfg.For)
+	var cpu0, cpu1 time.Duration
+	var err error
+	if sleepUntil(ctx, from) {
+		cpu0, err = cpuTime(os.Getpid())
+		if err == nil && sleepUntil(ctx, to) {
+			cpu1, err = cpuTime(os.Getpid())
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = firstErr
+	}
+	if err != nil {
+		return Limit{}, nil, err
+	}
+
+	kps := make([]int, len(imgs))
+	for i := range kps {
+		kps[i] = -1
+	}
+	var at []time.Time
+	var took []float64
+	for _, c := range done {
+		kps[c.image] = c.keypoints
+		at = append(at, c.at)
+		if !c.at.Before(from) && c.at.Before(to) {
+			took = append(took, float64(c.took)/float64(time.Millisecond))
+		}
+	}
+	var l Limit
+	l.FPS, l.Frames = rate(at, from, to)
+	l.SIFTMs = mean(took)
+	l.CPUPerFrame = perFrame(cpu1-cpu0, l.FPS, cfg.For)
+	l.PeakRSSBytes, _ = peakRSS(os.Getpid())
+	return l, kps, nil
+}
+
+// sleepUntil waits until t; false if ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}

@@ -1,0 +1,341 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/db"
+	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/wire"
+)
+
+// Pipeline is the result of the pipeline phase.
+type Pipeline struct {
+	FPS    float64 `json:"fps"`    // frames committed per second
+	Frames int     `json:"frames"` // committed within the window
+	// Latency is publish → commit of the frames committed in the window.
+	Latency Latency `json:"latency_ms"`
+	// SIFTMs is the extractor's decode + SIFT time per frame (from its
+	// log), to set against the limit's.
+	SIFTMs float64 `json:"sift_ms_mean"`
+	// ExtractorBusy is the share of the extractor workers' time spent in
+	// decode + SIFT over the window: below 1 they waited for frames.
+	ExtractorBusy float64 `json:"extractor_busy"`
+	// StatusFPS is the logger's frames_out over the window from its status
+	// reports: a cross-check of FPS.
+	StatusFPS float64  `json:"status_fps"`
+	Stages    []Stage  `json:"stages"`
+	Resent    uint64   `json:"resent"`  // generator: frames published again
+	Dropped   uint64   `json:"dropped"` // logger: frames missing from the stream
+	Args      []string `json:"args"`    // each stage's command line after `stage NAME`, one string each
+}
+
+// Latency holds publish → commit percentiles and the median of each leg,
+// in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	// Legs: publish → extracted (queueing + SIFT), extracted → received by
+	// the logger, received → stored.
+	ExtractP50 float64 `json:"extract_p50"`
+	DeliverP50 float64 `json:"deliver_p50"`
+	StoreP50   float64 `json:"store_p50"`
+}
+
+// Stage holds one stage process's figures over the window.
+type Stage struct {
+	Name         string  `json:"name"`
+	PID          int     `json:"pid"`
+	CPUPerFrame  float64 `json:"cpu_s_per_frame"`
+	CPUCores     float64 `json:"cpu_cores"`      // CPU seconds per second of the window
+	PeakRSSBytes int64   `json:"peak_rss_bytes"` // VmHWM at the end of the window
+	Errors       uint64  `json:"errors"`
+	LastError    string  `json:"last_error,omitempty"`
+}
+
+// stageGrace is how long a stage may take to stop after SIGTERM. The
+// extractor finishes the frames in hand, a few seconds each at 12 MP.
+var stageGrace = map[string]time.Duration{"generator": 10 * time.Second, "extractor": 30 * time.Second, "logger": 10 * time.Second}
+
+// runPipeline runs the three stages on the images of dir for cfg.Warmup
+// and cfg.For, in the temporary folder tmp, and measures them.
+func runPipeline(ctx context.Context, cfg Config, dir, tmp string) (Pipeline, error) {
+	var res Pipeline
+	ep := func(name string) string { return "ipc://" + filepath.Join(tmp, name) }
+	status := ep("st")
+	dbPath := filepath.Join(tmp, "bench.db")
+
+	zctx, err := bus.NewContext()
+	if err != nil {
+		return res, err
+	}
+	defer zctx.Close()
+	sub, err := zctx.Sub("@"+status, bus.Options{HWM: 1000})
+	if err != nil {
+		return res, fmt.Errorf("pipeline: status socket: %w", err)
+	}
+	sctx, stopStatus := context.WithCancel(context.WithoutCancel(ctx))
+	st := &statuses{last: map[string]wire.Status{}}
+	statusDone := make(chan struct{})
+	go func() { // owns sub; ends when sctx ends
+		defer close(statusDone)
+		defer sub.Close()
+		st.run(sctx, sub)
+	}()
+	defer func() { stopStatus(); <-statusDone }()
+
+	args := map[string][]string{
+		"logger": {"--sub", ">" + ep("ex"), "--ack", "@" + ep("ack"), "--db", dbPath},
+		"extractor": {"--sub", ">" + ep("gen"), "--pub", "@" + ep("ex"),
+			"--workers", strconv.Itoa(cfg.Workers), "--threads", strconv.Itoa(cfg.Threads)},
+		"generator": {"--images", dir, "--pub", "@" + ep("gen"), "--ack", ">" + ep("ack"), "--drain", "2s"},
+	}
+	if cfg.Window > 0 {
+		args["generator"] = append(args["generator"], "--window", strconv.Itoa(cfg.Window))
+	}
+	env := os.Environ()
+	auxEnv := env
+	if cfg.GOMAXPROCS > 0 {
+		auxEnv = append(append([]string(nil), env...), "GOMAXPROCS="+strconv.Itoa(cfg.GOMAXPROCS))
+	}
+	var procs []*stageProc
+	defer func() {
+		for _, p := range procs {
+			p.kill() // only those still running: after a clean stop, nothing
+		}
+	}()
+	for _, name := range []string{"logger", "extractor", "generator"} { // consumers first
+		a := append(args[name], "--status", ">"+status, "--log-format", "json")
+		a = append(a, cfg.StageFlags[name]...)
+		res.Args = append(res.Args, name+" "+shellJoin(a))
+		e, nice := env, 0
+		if name != "extractor" {
+			e, nice = auxEnv, cfg.Nice
+		}
+		p, err := startStage(cfg.Exe, name, a, e, filepath.Join(tmp, name+".log"), nice)
+		if err != nil {
+			return res, fmt.Errorf("pipeline: %w", err)
+		}
+		procs = append(procs, p)
+	}
+	lg, ex, gen := procs[0], procs[1], procs[2]
+
+	// Up: every stage has reported.
+	deadline := time.Now().Add(30 * time.Second)
+	for !st.haveAll(procs) {
+		if err := checkAlive(ctx, procs); err != nil {
+			return res, err
+		}
+		if time.Now().After(deadline) {
+			return res, errors.New("pipeline: the stages did not report status within 30s")
+		}
+		sleepUntil(ctx, time.Now().Add(50*time.Millisecond))
+	}
+	if cfg.Nice != 0 { // again, now that every thread of theirs exists
+		renice(gen.pid, cfg.Nice)
+		renice(lg.pid, cfg.Nice)
+	}
+	start := time.Now()
+	from := start.Add(cfg.Warmup)
+	to := from.Add(cfg.For)
+	if err := waitAlive(ctx, procs, from); err != nil {
+		return res, err
+	}
+	cpu0, err := cpuTimes(procs)
+	if err != nil {
+		return res, err
+	}
+	out0 := st.get("logger").FramesOut
+	if err := waitAlive(ctx, procs, to); err != nil {
+		return res, err
+	}
+	cpu1, err := cpuTimes(procs)
+	if err != nil {
+		return res, err
+	}
+	out1 := st.get("logger").FramesOut
+	res.StatusFPS = float64(out1-out0) / cfg.For.Seconds()
+	for i, p := range procs {
+		rss, _ := peakRSS(p.pid)
+		s := st.get(p.name)
+		res.Stages = append(res.Stages, Stage{Name: p.name, PID: p.pid, PeakRSSBytes: rss,
+			CPUCores: (cpu1[i] - cpu0[i]).Seconds() / cfg.For.Seconds(), Errors: s.Errors, LastError: s.LastError})
+	}
+	res.Resent = st.get("generator").Resent
+	res.Dropped = st.get("logger").Dropped
+
+	// Stop, generator first, so that downstream stages drain.
+	var stopErrs []error
+	for _, p := range []*stageProc{gen, ex, lg} {
+		if err := p.stop(stageGrace[p.name]); err != nil {
+			stopErrs = append(stopErrs, fmt.Errorf("stop %s: %w", p.name, err))
+		}
+	}
+	if err := errors.Join(stopErrs...); err != nil {
+		return res, fmt.Errorf("pipeline: %w", err)
+	}
+
+	if err := res.fromDB(ctx, dbPath, from, to); err != nil {
+		return res, err
+	}
+	if err := res.fromExtractorLog(ex.log, from, to, cfg.Workers); err != nil {
+		return res, err
+	}
+	for i := range procs {
+		res.Stages[i].CPUPerFrame = perFrame(cpu1[i]-cpu0[i], res.FPS, cfg.For)
+	}
+	slices.Reverse(res.Stages) // pipeline order: generator, extractor, logger
+	return res, nil
+}
+
+// fromDB reads commit times and latencies from the database.
+func (res *Pipeline) fromDB(ctx context.Context, path string, from, to time.Time) error {
+	d, err := db.OpenReadOnly(ctx, path)
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	defer d.Close()
+	var stored []time.Time
+	var total, extract, deliver, store []float64
+	ms := func(a, b time.Time) float64 { return float64(b.Sub(a)) / float64(time.Millisecond) }
+	err = d.EachImage(ctx, false, func(r *db.ImageRow) error {
+		stored = append(stored, r.StoredAt)
+		if r.StoredAt.Before(from) || !r.StoredAt.Before(to) || r.PublishedAt.IsZero() {
+			return nil
+		}
+		total = append(total, ms(r.PublishedAt, r.StoredAt))
+		if !r.ExtractedAt.IsZero() && !r.ReceivedAt.IsZero() {
+			extract = append(extract, ms(r.PublishedAt, r.ExtractedAt))
+			deliver = append(deliver, ms(r.ExtractedAt, r.ReceivedAt))
+			store = append(store, ms(r.ReceivedAt, r.StoredAt))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pipeline: read database: %w", err)
+	}
+	res.FPS, res.Frames = rate(stored, from, to)
+	res.Latency = Latency{P50: percentile(total, 50), P99: percentile(total, 99),
+		ExtractP50: percentile(extract, 50), DeliverP50: percentile(deliver, 50), StoreP50: percentile(store, 50)}
+	return nil
+}
+
+// fromExtractorLog reads the extractor's "frame extracted" log lines: the
+// decode + SIFT time of each frame finished in the window.
+func (res *Pipeline) fromExtractorLog(path string, from, to time.Time, workers int) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("pipeline: extractor log: %w", err)
+	}
+	defer f.Close()
+	var took []float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Time time.Time `json:"time"`
+			Msg  string    `json:"msg"`
+			Ms   float64   `json:"ms"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "frame extracted" {
+			continue
+		}
+		if !line.Time.Before(from) && line.Time.Before(to) {
+			took = append(took, line.Ms)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("pipeline: extractor log: %w", err)
+	}
+	res.SIFTMs = mean(took)
+	var sum float64
+	for _, t := range took {
+		sum += t
+	}
+	res.ExtractorBusy = sum / (to.Sub(from).Seconds() * 1000 * float64(workers))
+	return nil
+}
+
+// statuses keeps the last status report of each stage.
+type statuses struct {
+	mu   sync.Mutex
+	last map[string]wire.Status // by stage name
+}
+
+func (s *statuses) run(ctx context.Context, sub *bus.Socket) {
+	for ctx.Err() == nil {
+		msg, err := sub.Recv(100 * time.Millisecond)
+		if err != nil {
+			continue // timeout, or a bad message: the next report comes in 250 ms
+		}
+		var st wire.Status
+		if json.Unmarshal(msg, &st) != nil {
+			continue
+		}
+		s.mu.Lock()
+		s.last[st.Stage] = st
+		s.mu.Unlock()
+	}
+}
+
+func (s *statuses) get(stage string) wire.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[stage]
+}
+
+// haveAll reports whether every process has reported, from its own pid.
+func (s *statuses) haveAll(procs []*stageProc) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range procs {
+		if s.last[p.name].PID != p.pid {
+			return false
+		}
+	}
+	return true
+}
+
+func checkAlive(ctx context.Context, procs []*stageProc) error {
+	for _, p := range procs {
+		if p.exited() {
+			return p.failure()
+		}
+	}
+	return ctx.Err()
+}
+
+// waitAlive waits until t, failing early if a stage ends or ctx does.
+func waitAlive(ctx context.Context, procs []*stageProc, t time.Time) error {
+	for {
+		if err := checkAlive(ctx, procs); err != nil {
+			return err
+		}
+		d := time.Until(t)
+		if d <= 0 {
+			return nil
+		}
+		sleepUntil(ctx, time.Now().Add(min(d, 200*time.Millisecond)))
+	}
+}
+
+func cpuTimes(procs []*stageProc) ([]time.Duration, error) {
+	ts := make([]time.Duration, len(procs))
+	for i, p := range procs {
+		t, err := cpuTime(p.pid)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: cpu time of %s: %w", p.name, err)
+		}
+		ts[i] = t
+	}
+	return ts, nil
+}

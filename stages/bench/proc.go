@@ -1,0 +1,74 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// userHZ is the unit of the CPU times in /proc/PID/stat. Linux fixes it at
+// 100 for user space (USER_HZ), whatever the kernel's HZ.
+const userHZ = 100
+
+// cpuTime reads the user + system CPU time of every thread of process pid.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(b)
+}
+
+// parseStatCPU returns utime + stime from the contents of /proc/PID/stat.
+// The command name (field 2) is in parentheses and may hold spaces and
+// parentheses itself, so fields are counted from the last ')'.
+func parseStatCPU(b []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("proc stat: no command name")
+	}
+	f := bytes.Fields(b[i+1:]) // f[0] is field 3 (state)
+	const utime, stime = 14 - 3, 15 - 3
+	if len(f) <= stime {
+		return 0, fmt.Errorf("proc stat: %d fields after the command name, want > %d", len(f), stime)
+	}
+	u, err1 := strconv.ParseUint(string(f[utime]), 10, 64)
+	s, err2 := strconv.ParseUint(string(f[stime]), 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("proc stat: %w", err)
+	}
+	return time.Duration(u+s) * time.Second / userHZ, nil
+}
+
+// peakRSS reads the peak resident set size (VmHWM) of process pid, in bytes.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatusKB(b, "VmHWM")
+}
+
+// parseStatusKB returns the value of a "Key:   123 kB" line of
+// /proc/PID/status, in bytes.
+func parseStatusKB(b []byte, key string) (int64, error) {
+	for line := range bytes.Lines(b) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok || string(k) != key {
+			continue
+		}
+		f := bytes.Fields(v)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return 0, fmt.Errorf("proc status: %s: unexpected %q", key, bytes.TrimSpace(v))
+		}
+		n, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("proc status: %s: %w", key, err)
+		}
+		return n << 10, nil
+	}
+	return 0, fmt.Errorf("proc status: no %s line", key)
+}

@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// writeTable prints res for people.
+func writeTable(w io.Writer, res *Result) error {
+	im := res.Images
+	origin := im.Dir
+	if im.Generated {
+		origin = "generated (--large)"
+	}
+	fmt.Fprintf(w, "images    %d × %s %s, mean %s, mean %.0f keypoints — %s\n",
+		im.Count, im.Size, im.Format, bytesString(im.MeanBytes), im.MeanKeypoints, origin)
+	c := res.Config
+	window := "default"
+	if c.Window > 0 {
+		window = fmt.Sprint(c.Window)
+	}
+	fmt.Fprintf(w, "config    %d workers × %d OpenCV threads, window %s, nice %d, gomaxprocs %d, warm-up %s, measured %s\n",
+		c.Workers, c.Threads, window, c.Nice, c.GOMAXPROCS, c.Warmup, c.For)
+	fmt.Fprintf(w, "host      %d CPUs, OpenCV %s, load %s\n\n", res.Host.CPUs, res.Host.OpenCV, res.Host.Load)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	l, p := res.Limit, res.Pipeline
+	fmt.Fprintf(tw, "\tframes/s\tframes\tSIFT ms/frame\tCPU s/frame\tpeak RSS\t\n")
+	fmt.Fprintf(tw, "limit\t%.3f\t%d\t%.0f\t%.3f\t%s\t\n", l.FPS, l.Frames, l.SIFTMs, l.CPUPerFrame, bytesString(l.PeakRSSBytes))
+	var cpu float64
+	for _, s := range p.Stages {
+		cpu += s.CPUPerFrame
+	}
+	fmt.Fprintf(tw, "pipeline\t%.3f\t%d\t%.0f\t%.3f\t\t\n", p.FPS, p.Frames, p.SIFTMs, cpu)
+	for _, s := range p.Stages {
+		fmt.Fprintf(tw, "  %s\t\t\t\t%.3f\t%s\t\n", s.Name, s.CPUPerFrame, bytesString(s.PeakRSSBytes))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nratio     pipeline ÷ limit = %.3f\n", res.Ratio)
+	lat := p.Latency
+	fmt.Fprintf(w, "latency   publish → commit p50 %.0f ms, p99 %.0f ms (legs p50: to extracted %.0f, to logger %.0f, stored %.0f)\n",
+		lat.P50, lat.P99, lat.ExtractP50, lat.DeliverP50, lat.StoreP50)
+	var cores []string
+	for _, s := range p.Stages {
+		cores = append(cores, fmt.Sprintf("%s %.2f", s.Name, s.CPUCores))
+	}
+	fmt.Fprintf(w, "cores     %s; extractor workers busy %.0f%%; logger status %.3f frames/s\n",
+		strings.Join(cores, ", "), 100*p.ExtractorBusy, p.StatusFPS)
+	var errs []string
+	for _, s := range p.Stages {
+		if s.Errors > 0 {
+			errs = append(errs, fmt.Sprintf("%s %d (%s)", s.Name, s.Errors, s.LastError))
+		}
+	}
+	if p.Resent > 0 || p.Dropped > 0 || len(errs) > 0 {
+		fmt.Fprintf(w, "trouble   resent %d, dropped %d, errors: %s\n", p.Resent, p.Dropped, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// bytesString prints n bytes with a binary unit.
+func bytesString(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// shellJoin joins args for display, quoting those that need it.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$*?[]<>|&;()`#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
+}

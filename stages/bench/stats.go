@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// percentile returns the p-th percentile (0 < p ≤ 100) of xs by the
+// nearest-rank method, or 0 for no values. xs is not modified.
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// mean returns the arithmetic mean of xs, or 0 for no values.
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
+}
+
+// rate returns completions per second from the completion times that fall
+// in the window [from, to): the slope of the least-squares line through
+// (t_i, i), which does not depend on the phase of the window's edges. With
+// fewer than three completions it falls back to count ÷ window length.
+func rate(done []time.Time, from, to time.Time) (perSec float64, n int) {
+	var ts []float64
+	for _, t := range done {
+		if !t.Before(from) && t.Before(to) {
+			ts = append(ts, t.Sub(from).Seconds())
+		}
+	}
+	n = len(ts)
+	window := to.Sub(from).Seconds()
+	if window <= 0 {
+		return 0, n
+	}
+	if n < 3 {
+		return float64(n) / window, n
+	}
+	slices.Sort(ts)
+	var mt, mi float64
+	for i, t := range ts {
+		mt += t
+		mi += float64(i)
+	}
+	mt /= float64(n)
+	mi /= float64(n)
+	var cov, vt float64
+	for i, t := range ts {
+		cov += (t - mt) * (float64(i) - mi)
+		vt += (t - mt) * (t - mt)
+	}
+	if vt == 0 { // all at one instant
+		return float64(n) / window, n
+	}
+	return cov / vt, n
+}
+
+// perFrame divides CPU time used over a window by the frames that rate
+// says went through it (fps × window), or returns 0 when none did.
+func perFrame(cpu time.Duration, fps float64, window time.Duration) float64 {
+	frames := fps * window.Seconds()
+	if frames <= 0 {
+		return 0
+	}
+	return cpu.Seconds() / frames
+}
