@@ -13,19 +13,25 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"syscall"
 
 	"github.com/imaging-tui/imaging-tui/db/dbcmd"
 	"github.com/imaging-tui/imaging-tui/stages"
+	"github.com/imaging-tui/imaging-tui/stages/bench"
 	"github.com/imaging-tui/imaging-tui/stages/bus"
 	"github.com/imaging-tui/imaging-tui/stages/sift"
+	"github.com/imaging-tui/imaging-tui/supervisor"
+	"github.com/imaging-tui/imaging-tui/tui"
 )
 
 //go:embed testdata/images/*.jpg testdata/images/*.png
@@ -73,11 +79,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return stages.Main(ctx, args[1:], sampleImages(), stderr)
 		case "db":
 			return dbcmd.Main(ctx, args[1:], stdout, stderr)
+		case "bench":
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			return bench.Main(ctx, args[1:], exe, stdout, stderr)
 		case "version":
 			return version(stdout)
-		case "help", "-h", "--help", "-help":
-			fmt.Fprint(stdout, usage)
-			return nil
+		case "help":
+			return runSupervisor(ctx, []string{"--help"}, stdout, stdout)
 		}
 	}
 	return runSupervisor(ctx, args, stdout, stderr)
@@ -109,10 +120,82 @@ Usage:
   imaging-tui db CMD [flags]       read the database
   imaging-tui version              print the versions of this binary and its libraries
 
-Run 'imaging-tui --help-flags' for the supervisor's flags, or add --help to any command.
+Add --help to any command for its flags.
 `
 
+// runSupervisor runs the pipeline under the supervisor: with the console, or
+// headless with --no-tui.
 func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fmt.Fprint(stderr, usage)
-	return stages.ErrUsage
+	fs := flag.NewFlagSet("imaging-tui", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := supervisor.DefaultConfig()
+	cfg.RegisterFlags(fs)
+	ho := supervisor.HeadlessOptions{Out: stdout}
+	ho.RegisterFlags(fs)
+	noTUI := fs.Bool("no-tui", false, "run headless: status lines on stdout, then one JSON summary (for CI and scripts)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage, "\nFlags of the supervisor (console and --no-tui):\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return stages.ErrUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "imaging-tui: unknown command %q\n\n%s", fs.Arg(0), usage)
+		return stages.ErrUsage
+	}
+	if *noTUI {
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		sup, err := supervisor.New(cfg, log)
+		if err != nil {
+			return err
+		}
+		if _, err := supervisor.RunHeadless(ctx, sup, ho); err != nil {
+			if errors.Is(err, supervisor.ErrInvariant) {
+				fmt.Fprintf(stderr, "imaging-tui: %v (logs in %s)\n", err, sup.RunDir())
+				return errExit(1)
+			}
+			return err
+		}
+		return nil
+	}
+	return runConsole(ctx, cfg)
+}
+
+// runConsole runs the supervisor under the terminal console. Logs go to a
+// file in the run folder: the console owns the terminal.
+func runConsole(ctx context.Context, cfg supervisor.Config) error {
+	if !isTerminal(os.Stdin) || !isTerminal(os.Stdout) {
+		return errors.New("the console needs a terminal; use --no-tui to run headless")
+	}
+	logFile, err := os.CreateTemp("", "imaging-tui-*.log")
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	sup, err := supervisor.New(cfg, slog.New(slog.NewTextHandler(logFile, nil)))
+	if err != nil {
+		return err
+	}
+	runCtx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(runCtx) }()
+	draw := func(ctx context.Context) (string, error) {
+		return dbcmd.DrawLatest(ctx, cfg.DB, ".")
+	}
+	uiErr := tui.Run(ctx, sup, tui.Options{DBPath: cfg.DB, Draw: draw})
+	stopPipeline() // children stop in reverse start order; Run returns once all are reaped
+	fmt.Fprintln(os.Stderr, "imaging-tui: stopping the pipeline…")
+	runErr := <-done
+	fmt.Fprintf(os.Stderr, "imaging-tui: stopped; stage logs in %s, supervisor log %s\n",
+		filepath.Join(sup.RunDir(), "logs"), logFile.Name())
+	return errors.Join(uiErr, runErr)
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

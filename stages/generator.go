@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/stages/bus"
@@ -48,19 +49,20 @@ type inflight struct {
 }
 
 type generator struct {
-	cfg    GeneratorConfig
-	log    *slog.Logger
-	c      *counters
-	pub    *bus.Socket
-	ack    *bus.Socket
-	window map[uint64]*inflight
-	bytes  int64
-	seq    uint64
-	srtt   time.Duration // smoothed publish-to-ack time
-	joins  int           // subscriptions seen on pub
-	logger uint64        // incarnation of the logger last heard from
-	resend bool          // a downstream restart was seen: send the window again
-	bad    limiter
+	cfg     GeneratorConfig
+	log     *slog.Logger
+	c       *counters
+	pub     *bus.Socket
+	ack     *bus.Socket
+	window  map[uint64]*inflight
+	bytes   int64
+	seq     uint64
+	srtt    time.Duration // smoothed publish-to-ack time
+	joins   int           // subscriptions seen on pub
+	lastSeq atomic.Uint64 // g.seq, for the status reporter
+	logger  uint64        // incarnation of the logger last heard from
+	resend  bool          // a downstream restart was seen: send the window again
+	bad     limiter
 }
 
 // RunGenerator publishes the images of cfg.Images until ctx ends, the count
@@ -143,7 +145,7 @@ func (g *generator) reportStatus(ctx context.Context, zctx *bus.Context) (stop f
 	r := &reporter{endpoint: g.cfg.Status, base: g.cfg.baseStatus("generator"), c: g.c, log: g.log,
 		extra: func(st *wire.Status) {
 			st.StreamID = g.cfg.StreamID
-			st.LastSeq = g.c.framesOut.Load()
+			st.LastSeq = g.lastSeq.Load()
 			st.Disconnects = g.ack.Dropped()
 		}}
 	toggleOnSignal(rctx, sigSilent, g.log, "silent", func() bool { return !r.silent.Swap(!r.silent.Load()) })
@@ -231,6 +233,7 @@ func (g *generator) load(name string, seq uint64) ([]byte, error) {
 
 func (g *generator) publish(msg []byte, name string) {
 	g.seq++
+	g.lastSeq.Store(g.seq)
 	g.send(g.seq, msg, name)
 }
 
@@ -322,12 +325,11 @@ func (g *generator) onAck(msg []byte) {
 		}
 		return
 	}
-	if inc, ok := a.Incarnation(); ok {
-		if g.logger != 0 && inc != g.logger && len(g.window) > 0 {
-			g.log.Info("logger restarted; resending frames in flight", "frames", len(g.window))
-			g.resend = true
+	if inc, started, ok := a.Hello(); ok {
+		if inc != g.logger {
+			g.logger = inc
+			g.resendSentBefore(time.Unix(0, int64(started)).Add(helloGrace))
 		}
-		g.logger = inc
 		return
 	}
 	if a.StreamID != g.cfg.StreamID {
@@ -339,9 +341,10 @@ func (g *generator) onAck(msg []byte) {
 		if !ok {
 			continue
 		}
-		if d := now.Sub(f.first); g.srtt == 0 {
+		// Karn's rule: the ack of a resent frame says nothing of the delay.
+		if d := now.Sub(f.first); f.attempts == 1 && g.srtt == 0 {
 			g.srtt = d
-		} else {
+		} else if f.attempts == 1 {
 			g.srtt = (7*g.srtt + d) / 8
 		}
 		g.c.latency(uint64(f.first.UnixNano()), now)
@@ -350,6 +353,25 @@ func (g *generator) onAck(msg []byte) {
 	}
 	g.c.queue.Store(int64(len(g.window)))
 	g.saveState()
+}
+
+// helloGrace is how long after its start a logger may still miss frames:
+// its sockets connect in the background.
+const helloGrace = 2 * time.Second
+
+// resendSentBefore sends again, at once, the frames in flight last sent
+// before t: a logger that started at t-helloGrace cannot have stored them.
+func (g *generator) resendSentBefore(t time.Time) {
+	n := 0
+	for _, f := range g.window {
+		if f.sent.Before(t) {
+			f.sent = time.Time{} // due now
+			n++
+		}
+	}
+	if n > 0 {
+		g.log.Info("logger (re)started; resending frames in flight", "frames", n)
+	}
 }
 
 // rto is how long a frame may go unacknowledged before it is resent: three

@@ -70,6 +70,7 @@ func loadState(path string) (*genState, error) {
 // flight go out again with their own sequence numbers, before any new one.
 func (g *generator) resume(st *genState) {
 	g.seq = st.NextSeq - 1
+	g.lastSeq.Store(g.seq)
 	for _, f := range st.Window {
 		msg, err := g.load(f.File, f.Seq)
 		if err != nil {

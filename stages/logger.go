@@ -256,7 +256,7 @@ func nsTime(ns uint64) time.Time {
 
 // hello announces this logger incarnation to the generators.
 func (l *logger) hello() {
-	b, _ := wire.Hello(l.incarn).MarshalBinary()
+	b, _ := wire.Hello(l.incarn, uint64(l.cfg.started.UnixNano())).MarshalBinary()
 	if err := l.ack.Send(b); err != nil {
 		l.c.fail(fmt.Errorf("send hello: %w", err))
 	}

@@ -12,23 +12,26 @@ const MaxAckSeqs = 4096
 //
 // Layout: type=0x10 | stream id u64 | count u32 | count × seq u64.
 //
-// An Ack for stream 0 is a logger's hello: its one seq is the logger's
-// incarnation, a random number drawn at start. A generator that sees the
-// incarnation change knows a logger restarted and lost what was in flight.
+// An Ack for stream 0 is a logger's hello: its two "seqs" are the logger's
+// incarnation, a random number drawn at start, and its start time (ns since
+// the epoch). A generator that hears a new incarnation knows that a logger
+// (re)started, and that frames it sent before then may have been lost.
 type Ack struct {
 	StreamID uint64
 	Seqs     []uint64
 }
 
-// Hello returns the hello Ack of a logger incarnation.
-func Hello(incarnation uint64) *Ack { return &Ack{Seqs: []uint64{incarnation}} }
+// Hello returns the hello Ack of a logger incarnation started at startedNS.
+func Hello(incarnation, startedNS uint64) *Ack {
+	return &Ack{Seqs: []uint64{incarnation, startedNS}}
+}
 
-// Incarnation returns the logger incarnation of a hello Ack, and whether a is one.
-func (a *Ack) Incarnation() (uint64, bool) {
-	if a.StreamID != 0 || len(a.Seqs) != 1 {
-		return 0, false
+// Hello returns the incarnation and start time of a hello Ack, and whether a is one.
+func (a *Ack) Hello() (incarnation, startedNS uint64, ok bool) {
+	if a.StreamID != 0 || len(a.Seqs) != 2 {
+		return 0, 0, false
 	}
-	return a.Seqs[0], true
+	return a.Seqs[0], a.Seqs[1], true
 }
 
 // MarshalBinary encodes a.

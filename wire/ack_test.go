@@ -113,3 +113,21 @@ func TestAckBad(t *testing.T) {
 		t.Errorf("MarshalBinary(%d seqs) = % x, %v; want ErrTooLarge", wire.MaxAckSeqs+1, head(b), err)
 	}
 }
+
+func TestHelloRoundTrip(t *testing.T) {
+	b, err := wire.Hello(42, 1_700_000_000_000_000_000).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := wire.DecodeAck(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, started, ok := a.Hello()
+	if !ok || inc != 42 || started != 1_700_000_000_000_000_000 {
+		t.Fatalf("Hello() = %d, %d, %v; want 42, 1.7e18, true", inc, started, ok)
+	}
+	if _, _, ok := (&wire.Ack{StreamID: 5, Seqs: []uint64{1, 2}}).Hello(); ok {
+		t.Error("an ack of stream 5 reads as a hello")
+	}
+}

@@ -18,6 +18,7 @@ type Limit struct {
 	SIFTMs       float64 `json:"sift_ms_mean"`    // decode + SIFT per frame, wall time, within the window
 	CPUPerFrame  float64 `json:"cpu_s_per_frame"` // this process's CPU over the window ÷ frames
 	PeakRSSBytes int64   `json:"peak_rss_bytes"`  // this process's VmHWM at the end
+	OtherCores   float64 `json:"other_cores"`     // CPU used by other processes over the window, in cores
 }
 
 // completion is one frame done by a worker.
@@ -76,12 +77,14 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 	start := time.Now()
 	from := start.Add(cfg.Warmup)
 	to := from.Add(cfg.For)
-	var cpu0, cpu1 time.Duration
+	var cpu0, cpu1, all0, all1 time.Duration
 	var err error
 	if sleepUntil(ctx, from) {
 		cpu0, err = cpuTime(os.Getpid())
+		all0, _ = machineBusy()
 		if err == nil && sleepUntil(ctx, to) {
 			cpu1, err = cpuTime(os.Getpid())
+			all1, _ = machineBusy()
 		}
 	}
 	close(stop)
@@ -113,6 +116,7 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 	l.FPS, l.Frames = rate(at, from, to)
 	l.SIFTMs = mean(took)
 	l.CPUPerFrame = perFrame(cpu1-cpu0, l.FPS, cfg.For)
+	l.OtherCores = max(all1-all0-(cpu1-cpu0), 0).Seconds() / cfg.For.Seconds()
 	l.PeakRSSBytes, _ = peakRSS(os.Getpid())
 	return l, kps, nil
 }

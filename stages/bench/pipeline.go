@@ -32,11 +32,15 @@ type Pipeline struct {
 	ExtractorBusy float64 `json:"extractor_busy"`
 	// StatusFPS is the logger's frames_out over the window from its status
 	// reports: a cross-check of FPS.
-	StatusFPS float64  `json:"status_fps"`
-	Stages    []Stage  `json:"stages"`
-	Resent    uint64   `json:"resent"`  // generator: frames published again
-	Dropped   uint64   `json:"dropped"` // logger: frames missing from the stream
-	Args      []string `json:"args"`    // each stage's command line after `stage NAME`, one string each
+	StatusFPS float64 `json:"status_fps"`
+	// OtherCores is the CPU used by processes other than the stages and
+	// the bench over the window (and time stolen by the hypervisor), in
+	// cores: what the pipeline competed with.
+	OtherCores float64  `json:"other_cores"`
+	Stages     []Stage  `json:"stages"`
+	Resent     uint64   `json:"resent"`  // generator: frames published again
+	Dropped    uint64   `json:"dropped"` // logger: frames missing from the stream
+	Args       []string `json:"args"`    // each stage's command line after `stage NAME`, one string each
 }
 
 // Latency holds publish → commit percentiles and the median of each leg,
@@ -154,6 +158,8 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string) (Pipeline, er
 	if err != nil {
 		return res, err
 	}
+	all0, _ := machineBusy()
+	self0, _ := cpuTime(os.Getpid())
 	out0 := st.get("logger").FramesOut
 	if err := waitAlive(ctx, procs, to); err != nil {
 		return res, err
@@ -162,6 +168,8 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string) (Pipeline, er
 	if err != nil {
 		return res, err
 	}
+	all1, _ := machineBusy()
+	self1, _ := cpuTime(os.Getpid())
 	out1 := st.get("logger").FramesOut
 	res.StatusFPS = float64(out1-out0) / cfg.For.Seconds()
 	for i, p := range procs {
@@ -170,6 +178,11 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string) (Pipeline, er
 		res.Stages = append(res.Stages, Stage{Name: p.name, PID: p.pid, PeakRSSBytes: rss,
 			CPUCores: (cpu1[i] - cpu0[i]).Seconds() / cfg.For.Seconds(), Errors: s.Errors, LastError: s.LastError})
 	}
+	ours := self1 - self0
+	for i := range procs {
+		ours += cpu1[i] - cpu0[i]
+	}
+	res.OtherCores = max(all1-all0-ours, 0).Seconds() / cfg.For.Seconds()
 	res.Resent = st.get("generator").Resent
 	res.Dropped = st.get("logger").Dropped
 
@@ -237,7 +250,7 @@ func (res *Pipeline) fromExtractorLog(path string, from, to time.Time, workers i
 		return fmt.Errorf("pipeline: extractor log: %w", err)
 	}
 	defer f.Close()
-	var took []float64
+	var took, busy []float64
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -252,16 +265,18 @@ func (res *Pipeline) fromExtractorLog(path string, from, to time.Time, workers i
 		if !line.Time.Before(from) && line.Time.Before(to) {
 			took = append(took, line.Ms)
 		}
+		began := line.Time.Add(-time.Duration(line.Ms * float64(time.Millisecond)))
+		busy = append(busy, overlap(began, line.Time, from, to).Seconds())
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("pipeline: extractor log: %w", err)
 	}
 	res.SIFTMs = mean(took)
 	var sum float64
-	for _, t := range took {
-		sum += t
+	for _, b := range busy {
+		sum += b
 	}
-	res.ExtractorBusy = sum / (to.Sub(from).Seconds() * 1000 * float64(workers))
+	res.ExtractorBusy = sum / (to.Sub(from).Seconds() * float64(workers))
 	return nil
 }
 

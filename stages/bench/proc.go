@@ -72,3 +72,35 @@ func parseStatusKB(b []byte, key string) (int64, error) {
 	}
 	return 0, fmt.Errorf("proc status: no %s line", key)
 }
+
+// machineBusy reads the CPU time all CPUs have spent busy since boot
+// (everything but idle and iowait; steal included), from /proc/stat.
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseMachineBusy(b)
+}
+
+func parseMachineBusy(b []byte) (time.Duration, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	// cpu user nice system idle iowait irq softirq steal [guest guest_nice]:
+	// guest time is already counted in user.
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return 0, errors.New("proc stat: no aggregate cpu line")
+	}
+	var busy uint64
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("proc stat: %w", err)
+		}
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / userHZ, nil
+}

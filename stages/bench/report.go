@@ -50,6 +50,8 @@ func writeTable(w io.Writer, res *Result) error {
 	}
 	fmt.Fprintf(w, "cores     %s; extractor workers busy %.0f%%; logger status %.3f frames/s\n",
 		strings.Join(cores, ", "), 100*p.ExtractorBusy, p.StatusFPS)
+	fmt.Fprintf(w, "others    other processes used %.2f cores during the limit, %.2f during the pipeline\n",
+		l.OtherCores, p.OtherCores)
 	var errs []string
 	for _, s := range p.Stages {
 		if s.Errors > 0 {

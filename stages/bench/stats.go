@@ -77,3 +77,14 @@ func perFrame(cpu time.Duration, fps float64, window time.Duration) float64 {
 	}
 	return cpu.Seconds() / frames
 }
+
+// overlap returns how long [a, b) and [from, to) overlap.
+func overlap(a, b, from, to time.Time) time.Duration {
+	if a.Before(from) {
+		a = from
+	}
+	if b.After(to) {
+		b = to
+	}
+	return max(b.Sub(a), 0)
+}

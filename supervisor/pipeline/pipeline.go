@@ -1,4 +1,4 @@
-package supervisor
+package pipeline
 
 import (
 	"time"
@@ -52,6 +52,22 @@ type StageSnapshot struct {
 	Paused       bool         // SIGSTOPped (pause or slow fault); shows stale once silent
 	Status       *wire.Status // last status received; nil before the first
 	FPSHistory   []float64    // one sample a second, oldest first, at most 60
+	Kills        int          // SIGKILLs by the operator (Kill or the kill fault)
+	TotalDropped uint64       // Status.Dropped summed over every process of this instance
+	Shard        string       // extractor: "i/n"; "" for other kinds
+}
+
+// StreamSnapshot is one generator stream (one generator process), as learnt
+// from the generator's statuses.
+type StreamSnapshot struct {
+	StreamID uint64
+	Instance string // the generator instance that published it
+	PID      int
+	LastSeq  uint64 // highest sequence number reported published
+	Unacked  int    // frames unacknowledged (queue_depth) in its last status
+	Ended    bool   // its generator process has exited
+	StopOK   bool   // ... with exit 0 after a stop request
+	Clean    bool   // StopOK and its last status had no frame unacknowledged: it drained its window
 }
 
 // DBStats are the database's row counts and sizes, read by the supervisor.
@@ -66,6 +82,7 @@ type DBStats struct {
 
 // Event is one entry of the event log.
 type Event struct {
+	Seq   uint64 // 1, 2, 3, ... in the order events happened
 	At    time.Time
 	Stage string // "" for pipeline-wide events
 	Kind  string // start, exit, kill, restart, fault, invariant, ...
@@ -79,5 +96,8 @@ type Snapshot struct {
 	DB           DBStats
 	Events       []Event // newest last, bounded
 	Delivery     string
-	StatusErrors uint64 // status messages that were not valid JSON
+	StatusErrors uint64           // status messages that were not valid JSON
+	Streams      []StreamSnapshot // generator streams seen, oldest first
+	Replicas     int              // extractor replicas wanted
+	RunDir       string           // ipc:// endpoints and logs/NAME.log
 }

@@ -1,0 +1,103 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/imaging-tui/imaging-tui/stages"
+)
+
+// stageEnv makes the test binary act as `imaging-tui stage ...` (the os/exec
+// helper-process pattern), so Main can spawn it as the stages.
+const stageEnv = "IMAGING_TUI_BENCH_TEST_STAGE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(stageEnv) == "1" && len(os.Args) > 2 && os.Args[1] == "stage" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := stages.Main(ctx, os.Args[2:], nil, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "stage:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestMainSmoke runs a short bench on the two smallest sample images and
+// checks the JSON holds both rates and a ratio, and that no stage outlives it.
+func TestMainSmoke(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(stageEnv, "1")
+	dir := t.TempDir()
+	for _, name := range []string{"crop_urchins_gray.png", "crop_turf_gray16.png"} {
+		b, err := os.ReadFile(filepath.Join("../../testdata/images", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"--images", dir, "--for", "3s", "--warmup", "1s", "--json"}
+	if err := Main(context.Background(), args, exe, &stdout, &stderr); err != nil {
+		t.Fatalf("Main(%q) = %v; stderr:\n%s", args, err, stderr.String())
+	}
+	var res Result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, stdout.String())
+	}
+	if res.Limit.FPS <= 0 || res.Pipeline.FPS <= 0 || res.Ratio <= 0 {
+		t.Errorf("limit %v frames/s, pipeline %v frames/s, ratio %v; want all > 0\n%s",
+			res.Limit.FPS, res.Pipeline.FPS, res.Ratio, stdout.String())
+	}
+	if res.Images.Count != 2 || res.Images.Size != "400x300" || res.Images.Format != "png" || res.Images.MeanKeypoints <= 0 {
+		t.Errorf("images = %+v; want 2 400x300 png with keypoints", res.Images)
+	}
+	if len(res.Pipeline.Stages) != 3 {
+		t.Fatalf("pipeline stages = %+v; want generator, extractor, logger", res.Pipeline.Stages)
+	}
+	for _, s := range res.Pipeline.Stages {
+		if s.PeakRSSBytes <= 0 {
+			t.Errorf("stage %s: peak RSS %d; want > 0", s.Name, s.PeakRSSBytes)
+		}
+		// Main returns after every stage was reaped and its group killed.
+		if err := syscall.Kill(s.PID, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("stage %s (pid %d) still exists after Main returned: kill 0 = %v", s.Name, s.PID, err)
+		}
+	}
+}
+
+func TestMainUsage(t *testing.T) {
+	tests := [][]string{
+		{"--for", "0s"},
+		{"--workers", "0"},
+		{"--nice", "40"},
+		{"extra"},
+		{"--no-such-flag"},
+	}
+	for _, args := range tests {
+		var stdout, stderr bytes.Buffer
+		err := Main(context.Background(), args, "/nonexistent", &stdout, &stderr)
+		if !errors.Is(err, stages.ErrUsage) {
+			t.Errorf("Main(%q) = %v; want ErrUsage", args, err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := Main(context.Background(), []string{"--images", t.TempDir(), "--for", "1s"}, "/nonexistent", &stdout, &stderr); err == nil {
+		t.Error("Main on a folder without images: no error")
+	}
+}

@@ -1,0 +1,174 @@
+package supervisor
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Delivery modes passed on to every stage.
+const (
+	DeliveryReliable   = "reliable"
+	DeliveryBestEffort = "best-effort"
+)
+
+// Stage kinds.
+const (
+	KindGenerator = "generator"
+	KindExtractor = "extractor"
+	KindLogger    = "logger"
+)
+
+// MaxReplicas bounds Config.Replicas and Scale.
+const MaxReplicas = 16
+
+// Config holds every setting of a supervisor. The zero value is not ready:
+// start from DefaultConfig (or RegisterFlags, which sets the same defaults).
+type Config struct {
+	// Exe is the binary re-executed as `Exe stage KIND ...`. Defaults to
+	// os.Executable().
+	Exe string
+	// Env is added to the environment of every child (tests use it).
+	Env []string
+
+	Images   string  // generator --images; "" = the generator's embedded images
+	DB       string  // logger --db. Defaults to imaging.db
+	Workers  int     // extractor --workers; 0 = the stage's default (NumCPU)
+	Threads  int     // extractor --threads; 0 = the stage's default (1)
+	FPS      float64 // generator --fps; 0 = as fast as delivery allows
+	Delivery string  // reliable or best-effort. Defaults to reliable
+	Replicas int     // extractor replicas, each with --shard i/n. Defaults to 1
+
+	// StatusBind is the status side channel the supervisor SUB-binds; stages
+	// get its connect form. Defaults to @tcp://127.0.0.1:5557.
+	StatusBind string
+	// RunDir holds the ipc:// endpoints and logs/NAME.log. Defaults to a new
+	// temporary directory.
+	RunDir string
+
+	RestartBase   time.Duration // first backoff delay. Defaults to 250ms
+	RestartCap    time.Duration // longest backoff delay. Defaults to 8s
+	MaxRestarts   int           // failures within RestartWindow before a stage ends failed. Defaults to 5
+	RestartWindow time.Duration // Defaults to 60s
+	QuickExits    int           // exits within MinUptime of start, in a row, before failed. Defaults to 5
+	MinUptime     time.Duration // Defaults to 2s
+	ResetAfter    time.Duration // a stage up this long has its failure count reset. Defaults to 30s
+
+	StopGrace  time.Duration // SIGTERM → SIGKILL delay for stop and shutdown. Defaults to 10s
+	DrainGrace time.Duration // at shutdown, how long a generator may take to drain. Defaults to 30s
+	StaleAfter time.Duration // no status for this long: stale. Defaults to 1s
+	StartWait  time.Duration // in start order, wait this long for a stage's first status before the next. Defaults to 5s
+
+	// ExtraArgs are appended to the command line of every stage of a kind,
+	// e.g. {"logger": {"--retain-frames", "1000"}}.
+	ExtraArgs map[string][]string
+}
+
+// DefaultConfig returns a Config with every default set.
+func DefaultConfig() Config {
+	return Config{
+		DB:            "imaging.db",
+		Delivery:      DeliveryReliable,
+		Replicas:      1,
+		StatusBind:    "@tcp://127.0.0.1:5557",
+		RestartBase:   250 * time.Millisecond,
+		RestartCap:    8 * time.Second,
+		MaxRestarts:   5,
+		RestartWindow: 60 * time.Second,
+		QuickExits:    5,
+		MinUptime:     2 * time.Second,
+		ResetAfter:    30 * time.Second,
+		StopGrace:     10 * time.Second,
+		DrainGrace:    30 * time.Second,
+		StaleAfter:    time.Second,
+		StartWait:     5 * time.Second,
+	}
+}
+
+// RegisterFlags defines the supervisor's flags on fs, with c's fields as their
+// destinations, and sets c to DefaultConfig first.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	*c = DefaultConfig()
+	fs.StringVar(&c.Images, "images", c.Images, "image `DIR` for the generator (default: the embedded sample images)")
+	fs.StringVar(&c.DB, "db", c.DB, "SQLite database `PATH` the logger writes")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "SIFT worker goroutines per extractor (0 = number of CPUs)")
+	fs.IntVar(&c.Threads, "threads", c.Threads, "OpenCV threads per extractor worker (0 = the stage's default, 1)")
+	fs.Float64Var(&c.FPS, "fps", c.FPS, "generator frames per second (0 = as fast as delivery allows)")
+	fs.StringVar(&c.Delivery, "delivery", c.Delivery, "delivery: reliable or best-effort")
+	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "extractor replicas (each takes --shard i/n)")
+	fs.StringVar(&c.StatusBind, "status-bind", c.StatusBind, "status channel `ENDPOINT` the supervisor binds (stages connect to it)")
+	fs.StringVar(&c.RunDir, "run-dir", c.RunDir, "`DIR` for ipc:// endpoints and logs/NAME.log (default: a new temporary directory)")
+	fs.DurationVar(&c.RestartBase, "restart-base", c.RestartBase, "first restart backoff delay")
+	fs.DurationVar(&c.RestartCap, "restart-cap", c.RestartCap, "longest restart backoff delay")
+	fs.IntVar(&c.MaxRestarts, "max-restarts", c.MaxRestarts, "failures within --restart-window after which a stage ends failed")
+	fs.DurationVar(&c.RestartWindow, "restart-window", c.RestartWindow, "window for --max-restarts")
+	fs.DurationVar(&c.StopGrace, "stop-grace", c.StopGrace, "how long a stopped stage may take before SIGKILL")
+	fs.DurationVar(&c.DrainGrace, "drain-grace", c.DrainGrace, "at shutdown, how long the generator may take to drain unacknowledged frames")
+	for _, kind := range []string{KindGenerator, KindExtractor, KindLogger} {
+		fs.Func(kind+"-args", "extra `ARGS` (space-separated) passed to every "+kind+", e.g. \"--window 16\"", func(s string) error {
+			if c.ExtraArgs == nil {
+				c.ExtraArgs = map[string][]string{}
+			}
+			c.ExtraArgs[kind] = append(c.ExtraArgs[kind], strings.Fields(s)...)
+			return nil
+		})
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig and checks the rest.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	if c.DB == "" {
+		c.DB = d.DB
+	}
+	if c.Delivery == "" {
+		c.Delivery = d.Delivery
+	}
+	if c.Replicas == 0 {
+		c.Replicas = d.Replicas
+	}
+	if c.StatusBind == "" {
+		c.StatusBind = d.StatusBind
+	}
+	durs := []struct {
+		p *time.Duration
+		d time.Duration
+	}{
+		{&c.RestartBase, d.RestartBase}, {&c.RestartCap, d.RestartCap}, {&c.RestartWindow, d.RestartWindow},
+		{&c.MinUptime, d.MinUptime}, {&c.ResetAfter, d.ResetAfter}, {&c.StopGrace, d.StopGrace},
+		{&c.DrainGrace, d.DrainGrace}, {&c.StaleAfter, d.StaleAfter}, {&c.StartWait, d.StartWait},
+	}
+	for _, x := range durs {
+		if *x.p <= 0 {
+			*x.p = x.d
+		}
+	}
+	if c.MaxRestarts <= 0 {
+		c.MaxRestarts = d.MaxRestarts
+	}
+	if c.QuickExits <= 0 {
+		c.QuickExits = d.QuickExits
+	}
+	var errs []error
+	if c.Delivery != DeliveryReliable && c.Delivery != DeliveryBestEffort {
+		errs = append(errs, fmt.Errorf("delivery %q: want %s or %s", c.Delivery, DeliveryReliable, DeliveryBestEffort))
+	}
+	if c.Replicas < 1 || c.Replicas > MaxReplicas {
+		errs = append(errs, fmt.Errorf("replicas %d: want 1..%d", c.Replicas, MaxReplicas))
+	}
+	if c.Workers < 0 || c.Threads < 0 || c.FPS < 0 {
+		errs = append(errs, errors.New("workers, threads and fps must not be negative"))
+	}
+	if c.RestartCap < c.RestartBase {
+		c.RestartCap = c.RestartBase
+	}
+	switch {
+	case strings.HasPrefix(c.StatusBind, ">"):
+		errs = append(errs, fmt.Errorf("status-bind %q: the supervisor binds; use @ENDPOINT", c.StatusBind))
+	case !strings.HasPrefix(c.StatusBind, "@"):
+		c.StatusBind = "@" + c.StatusBind
+	}
+	return c, errors.Join(errs...)
+}

@@ -1,0 +1,62 @@
+// Package supervisor runs the imaging pipeline's stage processes: it spawns
+// `imaging-tui stage KIND ...` children (re-executing its own binary), wires
+// their endpoints, watches them through the status side channel, restarts
+// them by policy, and carries out the operator's commands and injected
+// faults. It has no UI: the TUI and the headless mode (RunHeadless) drive the
+// same API and render Snapshot.
+//
+// # Processes
+//
+// Every child runs in its own process group with Pdeathsig SIGKILL, started
+// and waited for by one goroutine locked to its OS thread, so children die
+// with the supervisor even when it is SIGKILLed (golang/go#27505). After a
+// child is reaped its whole group is SIGKILLed. Each child's stdout and
+// stderr are read line by line into a ring of the last 500 lines (Logs) and
+// appended to RUN/logs/NAME.log; the reader never stops draining the pipe, so
+// a chatty or stuck child cannot block.
+//
+// # Wiring
+//
+// Data endpoints are ipc:// sockets in the run directory (Config.RunDir):
+//
+//	generator    --pub @ipc://RUN/img  --ack >ipc://RUN/ack,>ipc://RUN/inj-generator
+//	extractor-i  --sub >ipc://RUN/img,>ipc://RUN/inj-extractor-i --pub >ipc://RUN/proc --shard i/n
+//	logger       --sub @ipc://RUN/proc,>ipc://RUN/inj-logger --ack @ipc://RUN/ack --db PATH
+//
+// Every stage also gets --status (the connect form of Config.StatusBind),
+// --instance NAME and --delivery. The logger binds its input so any number
+// of extractor replicas can connect. The inj-NAME endpoints are bound by the
+// supervisor while a corrupt or truncate fault is active on that stage.
+//
+// # States and restarts
+//
+// A stage is starting (spawned, no status yet), running (reporting), stale
+// (alive but no status for StaleAfter, e.g. paused or silent), backoff
+// (exited unexpectedly; restarting after a delay of RestartBase·2^(n-1),
+// ±20 % jitter, at most RestartCap), stopped (by the operator or at
+// shutdown; never undone by the policy) or failed (QuickExits exits within
+// MinUptime of start in a row, or more than MaxRestarts failures within
+// RestartWindow; only Start, Restart or clearing crashloop revive it). A
+// stage up for ResetAfter has its failures forgotten. An operator's kill
+// goes through backoff but does not count towards failed. Stages that
+// report on the status channel but were not started by this supervisor are
+// shown as remote (observed only).
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use and return at once. Run owns a
+// manager goroutine per stage (spawn, wait, backoff), a status receiver
+// (the only user of the status socket), a monitor (stale detection, fps
+// history), a database poller (read-only row counts once a second, kept
+// open) and the fault injector (the only user of the inject sockets). Bulk
+// operations (start in order, RestartAll, Scale, shutdown) run one at a time
+// in goroutines Run waits for. State is guarded by one mutex; Snapshot
+// returns a deep copy.
+//
+// # Shutdown
+//
+// When Run's context ends, every fault is cleared, the generators get
+// SIGTERM and up to DrainGrace to drain their window of unacknowledged
+// frames, then the other stages are stopped in reverse start order (SIGTERM,
+// SIGKILL after StopGrace). Run returns when every child has been reaped.
+package supervisor

@@ -1,0 +1,426 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/db"
+)
+
+// HeadlessOptions drive RunHeadless.
+type HeadlessOptions struct {
+	For    time.Duration // stop after this long; 0 = no limit
+	Frames int64         // stop once the database holds this many images; 0 = no limit
+	Chaos  string        // chaos script (see ParseChaos); "" = none
+	JSON   bool          // status lines as JSON objects instead of text
+	Out    io.Writer     // status lines and the summary. Defaults to os.Stdout
+}
+
+// RegisterFlags defines --for, --frames, --chaos and --json on fs, with o's
+// fields as their destinations. Out is left to the caller.
+func (o *HeadlessOptions) RegisterFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&o.For, "for", o.For, "headless: stop after this `DURATION` (0 = until Ctrl-C)")
+	fs.Int64Var(&o.Frames, "frames", o.Frames, "headless: stop once the database holds `N` images (0 = no limit)")
+	fs.StringVar(&o.Chaos, "chaos", o.Chaos, "headless: fault `SCRIPT`, e.g. \"5s kill extractor; 9s restart logger\": "+ChaosHelp)
+	fs.BoolVar(&o.JSON, "json", o.JSON, "headless: status lines as JSON objects")
+}
+
+// Summary is what a headless run prints last, as one JSON object.
+type Summary struct {
+	OK              bool               `json:"ok"`
+	Delivery        string             `json:"delivery"`
+	Seconds         float64            `json:"seconds"`
+	StopReason      string             `json:"stop_reason"`
+	FramesPublished uint64             `json:"frames_published"` // per generator stream, the highest seq published (reported or stored); summed
+	FramesStored    int64              `json:"frames_stored"`    // images rows in the database after shutdown
+	Lost            int64              `json:"lost"`             // sequence numbers missing between first and last stored, summed over streams
+	Duplicates      int64              `json:"duplicates"`
+	Restarts        map[string]int     `json:"restarts"`
+	FPS             map[string]float64 `json:"fps"` // average over the run
+	Kills           int                `json:"kills"`
+	StatusErrors    uint64             `json:"status_errors"`
+	ChaosErrors     []string           `json:"chaos_errors,omitempty"`
+	Streams         []SummaryStream    `json:"streams"`
+	Invariants      []Invariant        `json:"invariants"`
+	DB              string             `json:"db"`
+	RunDir          string             `json:"run_dir"`
+}
+
+// SummaryStream is one generator stream in the summary.
+type SummaryStream struct {
+	StreamID   uint64 `json:"stream_id,string"`
+	Generator  string `json:"generator,omitempty"`
+	Published  uint64 `json:"published"`
+	Stored     int64  `json:"stored"`
+	FirstSeq   uint64 `json:"first_seq"`
+	LastSeq    uint64 `json:"last_seq"`
+	Missing    int64  `json:"missing"`
+	Duplicates int64  `json:"duplicates"`
+	Drained    bool   `json:"drained"` // its generator stopped on request (exit 0) with no frame unacknowledged
+}
+
+// Invariant is one checked property of a run.
+type Invariant struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// ErrInvariant is returned (wrapped) by RunHeadless when an invariant fails.
+var ErrInvariant = errors.New("invariant failed")
+
+// RunHeadless runs sup (calling its Run) without any terminal UI: a status
+// line a second on o.Out, the chaos script's steps at their times, until
+// o.For has passed, o.Frames frames are stored, or ctx is done. It then shuts
+// the pipeline down, checks the invariants against the database and prints
+// the Summary as one JSON line, the last thing written to o.Out. It returns
+// an error wrapping ErrInvariant when an invariant fails, or Run's error.
+func RunHeadless(ctx context.Context, sup *Supervisor, o HeadlessOptions) (Summary, error) {
+	steps, err := ParseChaos(o.Chaos)
+	if err != nil {
+		return Summary{}, err
+	}
+	out := o.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	h := &headless{sup: sup, o: o, out: out, fpsSum: map[string]float64{}, fpsN: map[string]int{}}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- sup.Run(runCtx) }()
+
+	h.start = time.Now()
+	var deadline <-chan time.Time
+	if o.For > 0 {
+		t := time.NewTimer(o.For)
+		defer t.Stop()
+		deadline = t.C
+	}
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
+	stepTimer := time.NewTimer(time.Hour)
+	defer stepTimer.Stop()
+	armStep := func() {
+		if len(steps) > 0 {
+			stepTimer.Reset(max(0, time.Until(h.start.Add(steps[0].At))))
+		}
+	}
+	armStep()
+	reason := ""
+	for reason == "" {
+		select {
+		case <-ctx.Done():
+			reason = "interrupted"
+		case <-deadline:
+			reason = fmt.Sprintf("ran for %v", o.For)
+		case err := <-runErr:
+			return Summary{}, fmt.Errorf("supervisor stopped early: %w", err)
+		case <-stepTimer.C:
+			for len(steps) > 0 && time.Since(h.start) >= steps[0].At {
+				st := steps[0]
+				steps = steps[1:]
+				h.chaos(st)
+			}
+			armStep()
+		case <-poll.C:
+			snap := sup.Snapshot()
+			h.printEvents(snap)
+			if time.Since(h.lastLine) >= time.Second {
+				h.statusLine(snap)
+			}
+			if o.Frames > 0 && snap.DB.Images >= o.Frames {
+				reason = fmt.Sprintf("%d frames stored", snap.DB.Images)
+			}
+		}
+	}
+	h.printf("stopping: %s", reason)
+	cancel()
+	if err := <-runErr; err != nil {
+		return Summary{}, err
+	}
+	snap := sup.Snapshot()
+	h.printEvents(snap)
+	sum := h.summary(snap, reason)
+	b, _ := json.Marshal(sum)
+	fmt.Fprintf(out, "%s\n", b)
+	if !sum.OK {
+		var bad []string
+		for _, inv := range sum.Invariants {
+			if !inv.OK {
+				bad = append(bad, inv.Name+": "+inv.Detail)
+			}
+		}
+		return sum, fmt.Errorf("%w: %s", ErrInvariant, strings.Join(bad, "; "))
+	}
+	return sum, nil
+}
+
+type headless struct {
+	sup       *Supervisor
+	o         HeadlessOptions
+	out       io.Writer
+	start     time.Time
+	lastLine  time.Time
+	lastEvent uint64
+	fpsSum    map[string]float64
+	fpsN      map[string]int
+	chaosErrs []string
+}
+
+func (h *headless) elapsed() string { return fmt.Sprintf("%5.1fs", time.Since(h.start).Seconds()) }
+
+// printf writes one human line (or, in JSON mode, a {"t","msg"} object).
+func (h *headless) printf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if h.o.JSON {
+		b, _ := json.Marshal(map[string]any{"t": time.Since(h.start).Seconds(), "msg": msg})
+		fmt.Fprintf(h.out, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(h.out, "[%s] %s\n", h.elapsed(), msg)
+}
+
+func (h *headless) chaos(st ChaosStep) {
+	h.printEvents(h.sup.Snapshot()) // keep the output in time order
+	if err := st.Apply(h.sup); err != nil {
+		h.chaosErrs = append(h.chaosErrs, err.Error())
+		h.printf("chaos %s: %v", st.Text, err)
+		return
+	}
+	h.printf("chaos %s", st.Text)
+}
+
+func (h *headless) printEvents(snap Snapshot) {
+	for _, e := range snap.Events {
+		if e.Seq <= h.lastEvent {
+			continue
+		}
+		h.lastEvent = e.Seq
+		if h.o.JSON {
+			b, _ := json.Marshal(map[string]any{"t": e.At.Sub(h.start).Seconds(), "event": e.Kind, "stage": e.Stage, "text": e.Text})
+			fmt.Fprintf(h.out, "%s\n", b)
+			continue
+		}
+		stage := e.Stage
+		if stage == "" {
+			stage = "pipeline"
+		}
+		fmt.Fprintf(h.out, "[%5.1fs] %s %s: %s\n", e.At.Sub(h.start).Seconds(), stage, e.Kind, e.Text)
+	}
+}
+
+// statusLine prints one line for the whole pipeline and samples fps.
+func (h *headless) statusLine(snap Snapshot) {
+	h.lastLine = time.Now()
+	type stageJSON struct {
+		Name     string  `json:"name"`
+		State    State   `json:"state"`
+		PID      int     `json:"pid,omitempty"`
+		FPS      float64 `json:"fps"`
+		Queue    int     `json:"queue"`
+		Dropped  uint64  `json:"dropped"`
+		Errors   uint64  `json:"errors"`
+		Restarts int     `json:"restarts"`
+		Faults   []Fault `json:"faults,omitempty"`
+	}
+	var parts []string
+	var js []stageJSON
+	for _, st := range snap.Stages {
+		j := stageJSON{Name: st.Name, State: st.State, PID: st.PID, Restarts: st.Restarts, Faults: st.Faults}
+		if st.Status != nil && (st.State == StateRunning || st.State == StateRemote) {
+			j.FPS, j.Queue = st.Status.FPS, st.Status.QueueDepth
+		}
+		if st.Status != nil {
+			j.Dropped, j.Errors = st.Status.Dropped, st.Status.Errors
+		}
+		h.fpsSum[st.Name] += j.FPS
+		h.fpsN[st.Name]++
+		js = append(js, j)
+		p := fmt.Sprintf("%s %s %.1ffps q%d d%d e%d r%d", st.Name, st.State, j.FPS, j.Queue, j.Dropped, j.Errors, st.Restarts)
+		if len(st.Faults) > 0 {
+			p += fmt.Sprintf(" %v", st.Faults)
+		}
+		parts = append(parts, p)
+	}
+	dbText := fmt.Sprintf("db %d images %d keypoints", snap.DB.Images, snap.DB.Keypoints)
+	if snap.DB.Err != "" {
+		dbText = "db: " + snap.DB.Err
+	}
+	if h.o.JSON {
+		b, _ := json.Marshal(map[string]any{"t": time.Since(h.start).Seconds(), "stages": js, "db": snap.DB})
+		fmt.Fprintf(h.out, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(h.out, "[%s] %s | %s\n", h.elapsed(), strings.Join(parts, " | "), dbText)
+}
+
+// summary reads the database (after shutdown) and checks the invariants.
+func (h *headless) summary(snap Snapshot, reason string) Summary {
+	sum := Summary{
+		Delivery:     snap.Delivery,
+		Seconds:      time.Since(h.start).Seconds(),
+		StopReason:   reason,
+		Restarts:     map[string]int{},
+		FPS:          map[string]float64{},
+		StatusErrors: snap.StatusErrors,
+		ChaosErrors:  h.chaosErrs,
+		DB:           h.sup.cfg.DB,
+		RunDir:       snap.RunDir,
+		Streams:      []SummaryStream{},
+		Invariants:   []Invariant{},
+	}
+	for _, st := range snap.Stages {
+		if st.State == StateRemote {
+			continue
+		}
+		sum.Restarts[st.Name] = st.Restarts
+		sum.Kills += st.Kills
+		if n := h.fpsN[st.Name]; n > 0 {
+			sum.FPS[st.Name] = float64(int(h.fpsSum[st.Name]/float64(n)*100+0.5)) / 100
+		} else {
+			sum.FPS[st.Name] = 0
+		}
+	}
+	add := func(name string, ok bool, format string, args ...any) {
+		sum.Invariants = append(sum.Invariants, Invariant{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+	}
+
+	published := map[uint64]StreamSnapshot{}
+	for _, s := range snap.Streams {
+		published[s.StreamID] = s
+	}
+	stored, integrity, dbErr := readFinalDB(h.sup.cfg.DB)
+	byID := map[uint64]db.StreamStats{}
+	for _, s := range stored {
+		byID[s.StreamID] = s
+	}
+	ids := make([]uint64, 0, len(published)+len(stored))
+	for _, s := range snap.Streams {
+		ids = append(ids, s.StreamID)
+	}
+	for _, s := range stored {
+		if _, ok := published[s.StreamID]; !ok {
+			ids = append(ids, s.StreamID)
+		}
+	}
+	var lostKilled int64
+	var killedStreams, mismatched, undrained []string
+	stopped := 0
+	for _, id := range ids {
+		p, d := published[id], byID[id]
+		// A killed generator's last status may be up to one report old; a
+		// stored frame proves its seq was published.
+		pub := max(p.LastSeq, d.LastSeq)
+		sum.FramesPublished += pub
+		ss := SummaryStream{StreamID: id, Generator: p.Instance, Published: pub, Stored: d.Frames,
+			FirstSeq: d.FirstSeq, LastSeq: d.LastSeq, Missing: d.Missing, Duplicates: d.Duplicates, Drained: p.Clean}
+		sum.Streams = append(sum.Streams, ss)
+		sum.Lost += d.Missing
+		sum.Duplicates += d.Duplicates
+		if !p.StopOK {
+			lostKilled += d.Missing
+			killedStreams = append(killedStreams, fmt.Sprintf("%d", id))
+			continue
+		}
+		stopped++
+		if p.Unacked != 0 {
+			undrained = append(undrained, fmt.Sprintf("stream %d: %d frames unacknowledged at exit", id, p.Unacked))
+		}
+		// Every seq from 1 to the highest published is stored once; frames
+		// published after the last stored one are covered by
+		// generators_drained (none unacknowledged at exit).
+		if uint64(d.Frames) != pub || (d.Frames > 0 && d.FirstSeq != 1) {
+			mismatched = append(mismatched, fmt.Sprintf("stream %d: published %d, stored %d (seq %d..%d)", id, pub, d.Frames, d.FirstSeq, d.LastSeq))
+		}
+	}
+	if dbErr != nil {
+		add("database_readable", false, "%v", dbErr)
+	}
+	for _, s := range stored {
+		sum.FramesStored += s.Frames
+	}
+	if n := finalImages(h.sup.cfg.DB); n >= 0 {
+		sum.FramesStored = n // includes frames without stream/seq (seed peers)
+	}
+	add("progress", sum.FramesStored > 0, "%d frames stored", sum.FramesStored)
+	if snap.Delivery == DeliveryReliable {
+		add("no_loss", sum.Lost-lostKilled == 0, "%d sequence numbers missing (%d in streams of killed generators %v, not counted)",
+			sum.Lost, lostKilled, killedStreams)
+		add("no_duplicates", sum.Duplicates == 0, "%d duplicate rows", sum.Duplicates)
+		add("generators_drained", len(undrained) == 0, "%d generator(s) stopped on request; %s", stopped, strings.Join(undrained, "; "))
+		if stopped == 0 {
+			add("stored_equals_published", true, "no generator was stopped cleanly (all killed): nothing to compare")
+		} else {
+			add("stored_equals_published", len(mismatched) == 0, "%d stream(s) of generators stopped cleanly; %s", stopped, strings.Join(mismatched, "; "))
+		}
+	} else {
+		var dropped uint64
+		for _, st := range snap.Stages {
+			if st.Kind == KindLogger {
+				dropped += st.TotalDropped
+			}
+		}
+		add("dropped_equals_gaps", int64(dropped) == sum.Lost, "logger reported %d dropped; database has %d gaps", dropped, sum.Lost)
+		add("no_duplicates", sum.Duplicates == 0, "%d duplicate rows", sum.Duplicates)
+	}
+	add("integrity_check", integrity == "ok" || integrity == "no database", "%s", integrity)
+	left := h.sup.Leftovers()
+	add("no_orphans", len(left) == 0, "process groups still alive: %v", left)
+	sum.OK = !slices.ContainsFunc(sum.Invariants, func(i Invariant) bool { return !i.OK })
+	return sum
+}
+
+// readFinalDB reads the per-stream statistics and runs the integrity check.
+func readFinalDB(path string) ([]db.StreamStats, string, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, "no database", nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d, err := db.OpenReadOnly(ctx, path)
+	if err != nil {
+		return nil, "not checked", err
+	}
+	defer d.Close()
+	streams, err := d.Streams(ctx)
+	if err != nil {
+		return nil, "not checked", err
+	}
+	ok, problems, err := d.IntegrityCheck(ctx)
+	switch {
+	case err != nil:
+		return streams, "not checked: " + err.Error(), nil
+	case !ok:
+		return streams, fmt.Sprintf("%d problems, first: image %d: %s", len(problems), problems[0].ImageID, problems[0].What), nil
+	}
+	return streams, "ok", nil
+}
+
+// finalImages returns the images rows, or -1 if they cannot be read.
+func finalImages(path string) int64 {
+	if _, err := os.Stat(path); err != nil {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := db.OpenReadOnly(ctx, path)
+	if err != nil {
+		return -1
+	}
+	defer d.Close()
+	c, err := d.Counts(ctx)
+	if err != nil {
+		return -1
+	}
+	return c.Images
+}

@@ -1,0 +1,179 @@
+package supervisor
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/wire"
+)
+
+// statusLoop owns the status SUB socket: it decodes each message as a
+// wire.Status and files it under its instance. It exits when quit closes,
+// after draining what is already queued, and closes the socket.
+func (s *Supervisor) statusLoop(sock *bus.Socket, quit <-chan struct{}) {
+	defer sock.Close()
+	draining := false
+	for {
+		if !draining {
+			select {
+			case <-quit:
+				draining = true
+			default:
+			}
+		}
+		timeout := 200 * time.Millisecond
+		if draining {
+			timeout = 50 * time.Millisecond
+		}
+		msg, err := sock.Recv(timeout)
+		switch {
+		case errors.Is(err, bus.ErrTimeout):
+			if draining {
+				return
+			}
+			continue
+		case err != nil:
+			if draining {
+				return
+			}
+			s.log.Warn("status channel receive", "err", err)
+			time.Sleep(50 * time.Millisecond) // not a test: avoid spinning on a broken socket
+			continue
+		}
+		s.handleStatus(msg, time.Now())
+	}
+}
+
+// handleStatus files one status message.
+func (s *Supervisor) handleStatus(msg []byte, now time.Time) {
+	var st wire.Status
+	err := json.Unmarshal(msg, &st)
+	if err == nil && st.Instance == "" {
+		err = errors.New("no instance name")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.statusErrs++
+		if now.Sub(s.lastErrEvent) >= statusErrEvery {
+			s.lastErrEvent = now
+			s.eventLocked(nil, "status-error", "invalid status message (%d so far): %v", s.statusErrs, err)
+		}
+		return
+	}
+	in := s.lookupLocked(st.Instance)
+	if in == nil {
+		if s.shutting {
+			return
+		}
+		in = &instance{name: st.Instance, kind: st.Stage, remote: true, state: StateRemote, faults: map[Fault]bool{}}
+		s.remotes = append(s.remotes, in)
+		s.eventLocked(in, "remote", "remote %s reporting (pid %d on %q)", st.Stage, st.PID, st.Host)
+		s.notifyLocked()
+	}
+	if st.Stage == KindGenerator && st.StreamID != 0 {
+		// Before the pid check: a generator's last status may arrive after
+		// its exit has been processed.
+		ss := s.streams[st.StreamID]
+		if ss == nil {
+			ss = &StreamSnapshot{StreamID: st.StreamID, Instance: st.Instance, PID: st.PID}
+			s.streams[st.StreamID] = ss
+			s.streamOrder = append(s.streamOrder, st.StreamID)
+		}
+		if ss.PID != st.PID && !in.remote && st.PID == in.pid {
+			// A restarted generator resumed its stream (--state).
+			ss.PID, ss.Ended, ss.StopOK = st.PID, false, false
+		}
+		if ss.PID == st.PID {
+			ss.LastSeq = max(ss.LastSeq, st.LastSeq)
+			ss.Unacked = st.QueueDepth
+		}
+	}
+	if !in.remote && (in.pid == 0 || st.PID != in.pid) {
+		return // from a process that is gone, or not ours
+	}
+	if st.PID != in.dropPID {
+		in.dropBase += in.dropLast
+		in.dropPID, in.dropLast = st.PID, 0
+	}
+	in.dropLast = st.Dropped
+	in.status = &st
+	in.lastStatusAt = now
+	if !in.remote && (in.state == StateStarting || in.state == StateStale) {
+		if in.state == StateStale {
+			s.eventLocked(in, "running", "reporting again")
+		}
+		s.setStateLocked(in, StateRunning)
+	}
+}
+
+// monitorLoop marks silent stages stale, samples fps once a second and
+// forgets remote stages that went quiet. It exits when quit closes.
+func (s *Supervisor) monitorLoop(quit <-chan struct{}) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	lastSample := time.Now()
+	for {
+		select {
+		case <-quit:
+			return
+		case now := <-tick.C:
+			s.mu.Lock()
+			s.checkStaleLocked(now)
+			if now.Sub(lastSample) >= time.Second {
+				lastSample = now
+				s.sampleFPSLocked(now)
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (s *Supervisor) checkStaleLocked(now time.Time) {
+	for _, in := range s.insts {
+		if in.pid == 0 || in.stopping || (in.state != StateRunning && in.state != StateStarting) {
+			continue
+		}
+		switch {
+		case in.lastStatusAt.IsZero() && now.Sub(in.startedAt) > s.cfg.StartWait:
+			s.setStateLocked(in, StateStale)
+			s.eventLocked(in, "stale", "no status %v after start", s.cfg.StartWait)
+		case !in.lastStatusAt.IsZero() && now.Sub(in.lastStatusAt) > s.cfg.StaleAfter:
+			s.setStateLocked(in, StateStale)
+			s.eventLocked(in, "stale", "no status for %v", now.Sub(in.lastStatusAt).Round(100*time.Millisecond))
+		}
+	}
+	kept := s.remotes[:0]
+	for _, in := range s.remotes {
+		if now.Sub(in.lastStatusAt) > remoteForget {
+			s.eventLocked(in, "remote", "remote stage silent for %v: forgotten", remoteForget)
+			s.notifyLocked()
+			continue
+		}
+		kept = append(kept, in)
+	}
+	s.remotes = kept
+}
+
+func (s *Supervisor) sampleFPSLocked(now time.Time) {
+	sample := func(in *instance) {
+		v := 0.0
+		fresh := in.status != nil && now.Sub(in.lastStatusAt) <= 2*s.cfg.StaleAfter
+		if fresh && (in.remote || in.state == StateRunning) {
+			v = in.status.FPS
+		}
+		if len(in.fps) >= fpsHistory {
+			copy(in.fps, in.fps[1:])
+			in.fps = in.fps[:fpsHistory-1]
+		}
+		in.fps = append(in.fps, v)
+	}
+	for _, in := range s.insts {
+		sample(in)
+	}
+	for _, in := range s.remotes {
+		sample(in)
+	}
+}

@@ -1,0 +1,22 @@
+// Package tui is the operator's console: a Bubble Tea (v1) program over the
+// supervisor.
+//
+// The console knows nothing of processes or sockets. It reaches the
+// supervisor only through Controller, a small interface of the supervisor's
+// API, and only from tea.Cmds: Update never blocks and does no I/O. A
+// refresh loop samples Controller.Snapshot (and the selected stage's log
+// lines) about four times a second; operator commands run as commands whose
+// outcome comes back as a CommandResultMsg and is shown on the flash line.
+//
+// One screen shows the pipeline as boxes in start order, a table of
+// per-stage rates (fps sparkline, frames, queue bar, drops, errors), the
+// database's row counts, the data links' MB/s, the event log, the selected
+// stage's log lines and a help bar; `?` lists every key. It fits 80×24 and
+// uses the room of larger terminals. Styles are values built from an
+// explicit lipgloss renderer, so NO_COLOR and tests render plain text in
+// which states are still spelled out.
+//
+// Run owns the terminal while it runs and prints nothing else; the caller
+// must keep its logs off the terminal, and shuts the supervisor down after
+// Run returns.
+package tui

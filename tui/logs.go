@@ -1,0 +1,191 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+)
+
+// faultInfo says what a fault does, for the fault menu.
+func faultInfo(f pipeline.Fault) string {
+	switch f {
+	case pipeline.FaultKill:
+		return "SIGKILL the stage once; the restart policy reacts"
+	case pipeline.FaultPause:
+		return "SIGSTOP it until cleared (a hung stage)"
+	case pipeline.FaultCrashLoop:
+		return "every start exits at once until cleared"
+	case pipeline.FaultCorrupt:
+		return "inject random bytes into its input"
+	case pipeline.FaultTruncate:
+		return "inject truncated copies of real messages"
+	case pipeline.FaultSlow:
+		return "let it run only a fraction of the time"
+	case pipeline.FaultDBFull:
+		return "the logger's database cannot grow"
+	case pipeline.FaultSilent:
+		return "it stops sending status"
+	}
+	return string(f)
+}
+
+// sectionTitle draws a pane title filling w cells: "─ Events ───────".
+func (m model) sectionTitle(title string, w int) string {
+	t := "─ " + title + " "
+	if ansi.StringWidth(t) >= w {
+		return m.styles.Section.Render(trunc(title, w))
+	}
+	return m.styles.Dim.Render("─ ") + m.styles.Section.Render(title) + " " +
+		m.styles.Dim.Render(strings.Repeat("─", w-ansi.StringWidth(t)))
+}
+
+// viewPanes draws the event log and the selected stage's log lines, side by
+// side when there is room, else one above the other.
+func (m model) viewPanes(l layout) []string {
+	if l.panesH <= 0 {
+		return nil
+	}
+	if !l.sideBy {
+		eh := l.panesH / 2
+		out := m.eventPane(l.w, eh)
+		return append(out, m.logPane(l.w, l.panesH-eh)...)
+	}
+	lw := (l.w - 1) / 2
+	if l.w >= 120 {
+		lw = (l.w - 1) * 2 / 5 // log lines are the longer ones
+	}
+	rw := l.w - 1 - lw
+	left, right := m.eventPane(lw, l.panesH), m.logPane(rw, l.panesH)
+	sep := m.styles.Dim.Render("│")
+	out := make([]string, l.panesH)
+	for i := range out {
+		out[i] = fit(left[i], lw) + sep + right[i]
+	}
+	return out
+}
+
+// eventPane is the newest h-1 events under a title, h lines in all.
+func (m model) eventPane(w, h int) []string {
+	if h <= 0 {
+		return nil
+	}
+	out := []string{m.sectionTitle("Events", w)}
+	evs := m.snap.Events
+	evs = evs[max(0, len(evs)-(h-1)):]
+	for _, e := range evs {
+		line := m.styles.Dim.Render(e.At.Format("15:04:05")) + " "
+		if e.Stage != "" {
+			line += clean(e.Stage) + " "
+		}
+		if e.Kind != "" {
+			line += m.styles.eventKind(e.Kind).Render(clean(e.Kind))
+			if e.Text != "" {
+				line += ": "
+			}
+		}
+		line += clean(e.Text)
+		out = append(out, trunc(line, w))
+	}
+	for len(out) < h {
+		out = append(out, "")
+	}
+	return out
+}
+
+// logPane is the selected stage's log lines, scrolled logOffset lines back
+// from the newest, under a title; h lines in all.
+func (m model) logPane(w, h int) []string {
+	if h <= 0 {
+		return nil
+	}
+	title := "Logs"
+	if m.selected != "" {
+		title += " " + clean(m.selected)
+	}
+	rows := h - 1
+	end := max(0, len(m.logs)-m.logOffset)
+	start := max(0, end-rows)
+	if m.logOffset > 0 {
+		title += " ↑" + strconv.Itoa(m.logOffset) + " (end follows)"
+	} else if len(m.logs) > rows {
+		title += " (pgup scrolls)"
+	}
+	out := []string{m.sectionTitle(title, w)}
+	switch {
+	case m.logsFor != m.selected || m.selected == "":
+		out = append(out, m.styles.Dim.Render(trunc("…", w)))
+	case len(m.logs) == 0:
+		out = append(out, m.styles.Dim.Render(trunc("no output yet", w)))
+	}
+	for _, line := range m.logs[start:end] {
+		out = append(out, trunc(clean(line), w))
+	}
+	out = out[:min(len(out), h)]
+	for len(out) < h {
+		out = append(out, "")
+	}
+	return out
+}
+
+// viewFaultMenu lists every fault with its key, for the selected stage, in
+// h lines.
+func (m model) viewFaultMenu(w, h int) []string {
+	if h <= 0 {
+		return nil
+	}
+	s := m.styles
+	st, _ := m.selectedStage()
+	active := map[pipeline.Fault]bool{}
+	for _, f := range st.Faults {
+		active[f] = true
+	}
+	out := []string{m.sectionTitle("Inject a fault into "+clean(st.Name)+" · again clears it · esc closes", w)}
+	nameW := 0
+	for _, f := range pipeline.AllFaults {
+		nameW = max(nameW, len(f))
+	}
+	for i, b := range m.keys.Fault {
+		f := pipeline.AllFaults[i]
+		mark := "   "
+		if active[f] {
+			mark = s.Active.Render(" on")
+		}
+		line := " " + s.Key.Render(b.Help().Key) + "  " + fit(string(f), nameW) + mark + "  " + s.Dim.Render(faultInfo(f))
+		out = append(out, trunc(line, w))
+	}
+	return out[:min(len(out), h)]
+}
+
+// viewFullHelp lists every key in columns that fit h-1 lines.
+func (m model) viewFullHelp(w, h int) []string {
+	if h <= 0 {
+		return nil
+	}
+	var all []key.Binding
+	for _, g := range m.helpKeys().FullHelp() {
+		all = append(all, g...)
+	}
+	rows := max(1, h-1)
+	// Keep the groups together when they fit: one group a column.
+	groups := m.helpKeys().FullHelp()
+	cols := groups
+	tallest := 0
+	for _, g := range groups {
+		tallest = max(tallest, len(g))
+	}
+	hm := m.help
+	hm.Width = w
+	if tallest > rows || ansi.StringWidth(hm.FullHelpView(groups)) > w || strings.Contains(hm.FullHelpView(groups), "…") {
+		cols = nil
+		for i := 0; i < len(all); i += rows {
+			cols = append(cols, all[i:min(i+rows, len(all))])
+		}
+	}
+	out := []string{m.sectionTitle("Keys · ? or esc closes", w)}
+	out = append(out, strings.Split(hm.FullHelpView(cols), "\n")...)
+	return out[:min(len(out), h)]
+}

@@ -1,0 +1,287 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+)
+
+// flashFor is how long a command's outcome stays on the flash line.
+const flashFor = 6 * time.Second
+
+// model is the console's root model. All its state belongs to the Update
+// goroutine; the supervisor is only reached from commands.
+type model struct {
+	c      Controller
+	draw   func() (string, error) // nil: not available
+	now    func() time.Time
+	dbPath string
+
+	keys   KeyMap
+	help   help.Model
+	styles Styles
+
+	width, height int
+
+	snap     pipeline.Snapshot
+	haveSnap bool
+	rates    *rates
+
+	selected string // instance name of the selected stage; "" before the first snapshot
+	selIdx   int    // its index, to keep a nearby selection when it disappears
+
+	logs      []string // the selected stage's recent log lines, oldest first
+	logsFor   string
+	logOffset int // lines scrolled back from the newest
+
+	menu     bool // the fault menu is open
+	showHelp bool // the full help replaces the panes
+
+	flash    string
+	flashErr bool
+	flashAt  time.Time
+}
+
+// newModel builds the console's model. ctx is the context the draw hook
+// runs under.
+func newModel(ctx context.Context, c Controller, opts Options, st Styles) model {
+	m := model{
+		c:      c,
+		now:    opts.Now,
+		dbPath: opts.DBPath,
+		keys:   DefaultKeyMap(),
+		help:   help.New(),
+		styles: st,
+		width:  80,
+		height: 24,
+		rates:  newRates(),
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if opts.Draw != nil {
+		draw := opts.Draw
+		m.draw = func() (string, error) { return draw(ctx) }
+	}
+	m.help.Styles = st.Help
+	m.help.ShortSeparator = " · "
+	m.help.Width = m.width
+	return m
+}
+
+// Init starts the refresh loop.
+func (m model) Init() tea.Cmd {
+	return fetchCmd(m.c, m.selected)
+}
+
+// Update handles one message. It never blocks: the supervisor is reached
+// only through the commands it returns.
+func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = max(msg.Width, 1), max(msg.Height, 1)
+		m.help.Width = m.width
+		m.clampLogOffset()
+		return m, nil
+	case SnapshotMsg:
+		m.applySnapshot(msg.Snapshot)
+		if msg.LogStage != "" && msg.LogStage == m.selected {
+			m.setLogs(msg.LogStage, msg.Logs)
+		}
+		if msg.rearm {
+			return m, tickCmd(m.c, m.selected)
+		}
+		return m, nil
+	case LogsMsg:
+		if msg.Stage == m.selected {
+			m.setLogs(msg.Stage, msg.Lines)
+		}
+		return m, nil
+	case CommandResultMsg:
+		what := msg.Op
+		if msg.Stage != "" {
+			what += " " + msg.Stage
+		}
+		if msg.Err != nil {
+			m.setFlash(fmt.Sprintf("✗ %s: %v", what, msg.Err), true)
+		} else {
+			m.setFlash("✓ "+what, false)
+		}
+		return m, nil
+	case DrawResultMsg:
+		if msg.Err != nil {
+			m.setFlash(fmt.Sprintf("✗ draw: %v", msg.Err), true)
+		} else {
+			m.setFlash("✓ frame drawn: "+msg.Path, false)
+		}
+		return m, nil
+	case tea.KeyMsg:
+		return m.handleKey(msg)
+	}
+	return m, nil
+}
+
+func (m model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, k.Help):
+		m.showHelp = !m.showHelp
+		m.menu = false
+		return m, nil
+	case key.Matches(msg, k.Up):
+		return m.selectBy(-1)
+	case key.Matches(msg, k.Down):
+		return m.selectBy(+1)
+	}
+	if m.menu {
+		switch {
+		case key.Matches(msg, k.Close), key.Matches(msg, k.Faults):
+			m.menu = false
+		default:
+			for i, b := range k.Fault {
+				if key.Matches(msg, b) {
+					m.menu = false
+					f := pipeline.AllFaults[i]
+					return m.stageCmd("fault "+string(f), func(name string) error { return m.c.Inject(name, f) })
+				}
+			}
+		}
+		return m, nil
+	}
+	switch {
+	case key.Matches(msg, k.Close):
+		m.showHelp = false
+	case key.Matches(msg, k.LogUp):
+		m.logOffset += max(1, m.layout().logRows-1)
+		m.clampLogOffset()
+	case key.Matches(msg, k.LogDown):
+		m.logOffset -= max(1, m.layout().logRows-1)
+		m.clampLogOffset()
+	case key.Matches(msg, k.LogTop):
+		m.logOffset = len(m.logs)
+		m.clampLogOffset()
+	case key.Matches(msg, k.LogEnd):
+		m.logOffset = 0
+	case key.Matches(msg, k.Start):
+		return m.stageCmd("start", m.c.Start)
+	case key.Matches(msg, k.Stop):
+		return m.stageCmd("stop", m.c.Stop)
+	case key.Matches(msg, k.Kill):
+		return m.stageCmd("kill -9", m.c.Kill)
+	case key.Matches(msg, k.Restart):
+		return m.stageCmd("restart", m.c.Restart)
+	case key.Matches(msg, k.Pause):
+		if st, ok := m.selectedStage(); ok && st.Paused {
+			return m.stageCmd("resume", m.c.Resume)
+		}
+		return m.stageCmd("pause", m.c.Pause)
+	case key.Matches(msg, k.MoveUp):
+		return m.stageCmd("move up", m.c.MoveUp)
+	case key.Matches(msg, k.MoveDown):
+		return m.stageCmd("move down", m.c.MoveDown)
+	case key.Matches(msg, k.RestartA):
+		m.setFlash("restart all…", false)
+		return m, commandCmd("restart all", "", m.c.RestartAll)
+	case key.Matches(msg, k.ScaleUp):
+		m.setFlash("scale +1…", false)
+		return m, commandCmd("scale +1", "", func() error { return m.c.Scale(+1) })
+	case key.Matches(msg, k.ScaleDn):
+		m.setFlash("scale -1…", false)
+		return m, commandCmd("scale -1", "", func() error { return m.c.Scale(-1) })
+	case key.Matches(msg, k.Faults):
+		if _, ok := m.selectedStage(); !ok {
+			m.setFlash("✗ faults: no stage selected", true)
+			return m, nil
+		}
+		m.menu = true
+		m.showHelp = false
+	case key.Matches(msg, k.Draw):
+		if m.draw == nil {
+			m.setFlash("✗ draw: not available", true)
+			return m, nil
+		}
+		m.setFlash("drawing the latest frame…", false)
+		return m, drawCmd(m.draw)
+	}
+	return m, nil
+}
+
+// stageCmd runs an operator command on the selected stage.
+func (m model) stageCmd(op string, do func(name string) error) (tea.Model, tea.Cmd) {
+	name := m.selected
+	if _, ok := m.selectedStage(); !ok {
+		m.setFlash("✗ "+op+": no stage selected", true)
+		return m, nil
+	}
+	m.setFlash(op+" "+name+"…", false)
+	return m, commandCmd(op, name, func() error { return do(name) })
+}
+
+// selectBy moves the selection by delta stages, clamped.
+func (m model) selectBy(delta int) (tea.Model, tea.Cmd) {
+	n := len(m.snap.Stages)
+	if n == 0 {
+		return m, nil
+	}
+	i := min(max(m.selIdx+delta, 0), n-1)
+	name := m.snap.Stages[i].Name
+	m.selIdx = i
+	if name == m.selected {
+		return m, nil
+	}
+	m.selected = name
+	m.logs, m.logsFor, m.logOffset = nil, "", 0
+	return m, logsCmd(m.c, name)
+}
+
+// applySnapshot takes a new snapshot in, keeping the selection on the same
+// stage instance (by name, so it follows moves) or near where it was.
+func (m *model) applySnapshot(s pipeline.Snapshot) {
+	m.snap = s
+	m.haveSnap = true
+	m.rates.observe(s)
+	if len(s.Stages) == 0 {
+		m.selected, m.selIdx = "", 0
+		return
+	}
+	for i, st := range s.Stages {
+		if st.Name == m.selected {
+			m.selIdx = i
+			return
+		}
+	}
+	m.selIdx = min(max(m.selIdx, 0), len(s.Stages)-1)
+	m.selected = s.Stages[m.selIdx].Name
+	m.logs, m.logsFor, m.logOffset = nil, "", 0
+}
+
+func (m *model) setLogs(stage string, lines []string) {
+	m.logs, m.logsFor = lines, stage
+	m.clampLogOffset()
+}
+
+func (m *model) clampLogOffset() {
+	maxOff := max(0, len(m.logs)-max(1, m.layout().logRows))
+	m.logOffset = min(max(m.logOffset, 0), maxOff)
+}
+
+func (m *model) setFlash(s string, isErr bool) {
+	m.flash, m.flashErr, m.flashAt = s, isErr, m.now()
+}
+
+func (m model) selectedStage() (pipeline.StageSnapshot, bool) {
+	for _, st := range m.snap.Stages {
+		if st.Name == m.selected {
+			return st, true
+		}
+	}
+	return pipeline.StageSnapshot{}, false
+}

@@ -1,0 +1,526 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+)
+
+func TestInitSamplesTheSupervisor(t *testing.T) {
+	f := newFake(fixture(0))
+	m := newTestModel(f, Options{})
+	msgs := run(t, m.Init())
+	if len(msgs) != 1 {
+		t.Fatalf("Init() gave %d messages; want 1", len(msgs))
+	}
+	sm, ok := msgs[0].(SnapshotMsg)
+	if !ok {
+		t.Fatalf("Init() gave %T; want SnapshotMsg", msgs[0])
+	}
+	if got := len(sm.Snapshot.Stages); got != 5 || sm.LogStage != "generator" || len(sm.Logs) != 40 {
+		t.Fatalf("SnapshotMsg: %d stages, logs of %q (%d); want 5, generator (40)", got, sm.LogStage, len(sm.Logs))
+	}
+	if want := []string{"Snapshot", "Logs generator 500"}; !reflect.DeepEqual(f.calls, want) {
+		t.Fatalf("calls = %q; want %q", f.calls, want)
+	}
+
+	// The loop's snapshot re-arms the tick; one sent from elsewhere does not,
+	// so there is never more than one sample in flight.
+	m, cmd := update(t, m, sm)
+	if cmd == nil {
+		t.Fatal("Update(loop SnapshotMsg) = nil command; want the next tick")
+	}
+	if m.selected != "generator" || len(m.logs) != 40 {
+		t.Fatalf("after snapshot: selected %q, %d log lines; want generator, 40", m.selected, len(m.logs))
+	}
+	if _, cmd := update(t, m, SnapshotMsg{Snapshot: fixture(0)}); cmd != nil {
+		t.Fatal("Update(SnapshotMsg from a test) issued a command; want none")
+	}
+}
+
+func TestStageCommands(t *testing.T) {
+	tests := []struct {
+		key    string
+		wantOp string
+		want   string // the controller call
+	}{
+		{"s", "start extractor-0", "Start extractor-0"},
+		{"x", "stop extractor-0", "Stop extractor-0"},
+		{"K", "kill -9 extractor-0", "Kill extractor-0"},
+		{"9", "kill -9 extractor-0", "Kill extractor-0"},
+		{"r", "restart extractor-0", "Restart extractor-0"},
+		{"p", "pause extractor-0", "Pause extractor-0"},
+		{"[", "move up extractor-0", "MoveUp extractor-0"},
+		{"shift+up", "move up extractor-0", "MoveUp extractor-0"},
+		{"]", "move down extractor-0", "MoveDown extractor-0"},
+		{"shift+down", "move down extractor-0", "MoveDown extractor-0"},
+		{"R", "restart all", "RestartAll"},
+		{"+", "scale +1", "Scale +1"},
+		{"=", "scale +1", "Scale +1"},
+		{"-", "scale -1", "Scale -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			f := newFake(fixture(0))
+			m := loaded(t, f)
+			m, _ = update(t, m, keyMsg("j"))
+			if m.selected != "extractor-0" {
+				t.Fatalf("after j: selected %q; want extractor-0", m.selected)
+			}
+			m, cmd := update(t, m, keyMsg(tt.key))
+			if got := f.commands(); len(got) != 0 {
+				t.Fatalf("Update(%q) called the controller itself: %q", tt.key, got)
+			}
+			if !strings.Contains(m.flash, "…") {
+				t.Errorf("flash while %q runs = %q; want a pending note", tt.key, m.flash)
+			}
+			msgs := run(t, cmd)
+			if got := f.commands(); !reflect.DeepEqual(got, []string{tt.want}) {
+				t.Fatalf("key %q: calls = %q; want [%q]", tt.key, got, tt.want)
+			}
+			if len(msgs) != 1 {
+				t.Fatalf("key %q: %d messages; want 1", tt.key, len(msgs))
+			}
+			res, ok := msgs[0].(CommandResultMsg)
+			if !ok {
+				t.Fatalf("key %q: message %T; want CommandResultMsg", tt.key, msgs[0])
+			}
+			if got := strings.TrimSpace(res.Op + " " + res.Stage); got != tt.wantOp {
+				t.Errorf("key %q: result %q; want %q", tt.key, got, tt.wantOp)
+			}
+			m, _ = update(t, m, res)
+			if want := "✓ " + tt.wantOp; m.flash != want || m.flashErr {
+				t.Errorf("flash = %q (err %v); want %q", m.flash, m.flashErr, want)
+			}
+			if !strings.Contains(m.View(), "✓ "+tt.wantOp) {
+				t.Errorf("view does not show the flash %q", "✓ "+tt.wantOp)
+			}
+		})
+	}
+}
+
+func TestPauseTogglesResume(t *testing.T) {
+	f := newFake(fixture(0))
+	m := loaded(t, f)
+	for range 3 {
+		m, _ = update(t, m, keyMsg("down"))
+	}
+	if m.selected != "extractor-2" {
+		t.Fatalf("selected %q; want extractor-2 (paused)", m.selected)
+	}
+	_, cmd := update(t, m, keyMsg("p"))
+	run(t, cmd)
+	if got, want := f.commands(), []string{"Resume extractor-2"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("p on a paused stage: calls %q; want %q", got, want)
+	}
+}
+
+func TestCommandFailureFlashes(t *testing.T) {
+	f := newFake(fixture(0))
+	f.err = errors.New("no such stage")
+	m := loaded(t, f)
+	m, cmd := update(t, m, keyMsg("r"))
+	for _, msg := range run(t, cmd) {
+		m, _ = update(t, m, msg)
+	}
+	want := "✗ restart generator: no such stage"
+	if m.flash != want || !m.flashErr {
+		t.Fatalf("flash = %q (err %v); want %q (err)", m.flash, m.flashErr, want)
+	}
+	if !strings.Contains(m.View(), want) {
+		t.Fatalf("view lacks %q:\n%s", want, m.View())
+	}
+	// The flash fades: later, the selected stage's details are back.
+	m.now = func() time.Time { return t0.Add(flashFor) }
+	if v := m.View(); strings.Contains(v, want) || !strings.Contains(v, "▸ generator") {
+		t.Fatalf("after %s the flash is still shown or the details are missing:\n%s", flashFor, v)
+	}
+}
+
+func TestNoStageSelected(t *testing.T) {
+	f := newFake(pipeline.Snapshot{})
+	m := newTestModel(f, Options{})
+	for _, k := range []string{"s", "x", "K", "r", "p", "[", "]", "f"} {
+		var cmd tea.Cmd
+		m, cmd = update(t, m, keyMsg(k))
+		if cmd != nil {
+			run(t, cmd)
+		}
+		if m.menu {
+			t.Fatalf("key %q opened the fault menu with no stage", k)
+		}
+		if !m.flashErr || !strings.Contains(m.flash, "no stage selected") {
+			t.Errorf("key %q: flash %q; want a no-stage error", k, m.flash)
+		}
+	}
+	if got := f.commands(); len(got) != 0 {
+		t.Fatalf("calls with no stage: %q", got)
+	}
+	if v := m.View(); !strings.Contains(v, "waiting for the supervisor") {
+		t.Fatalf("view before any snapshot:\n%s", v)
+	}
+}
+
+func TestFaultMenu(t *testing.T) {
+	for i, fault := range pipeline.AllFaults {
+		k := strconv.Itoa(i + 1)
+		t.Run(k+"_"+string(fault), func(t *testing.T) {
+			f := newFake(fixture(0))
+			m := loaded(t, f)
+			m, _ = update(t, m, keyMsg("j"))
+			m, cmd := update(t, m, keyMsg("f"))
+			if !m.menu || cmd != nil {
+				t.Fatalf("f: menu %v, cmd %v; want open, no command", m.menu, cmd != nil)
+			}
+			v := m.View()
+			for _, fl := range pipeline.AllFaults {
+				if !strings.Contains(v, string(fl)) || !strings.Contains(v, faultInfo(fl)) {
+					t.Errorf("fault menu lacks %q:\n%s", fl, v)
+				}
+			}
+			if !strings.Contains(v, "1-8 inject / clear") {
+				t.Errorf("help bar does not follow the menu:\n%s", v)
+			}
+			m, cmd = update(t, m, keyMsg(k))
+			if m.menu {
+				t.Error("menu still open after choosing a fault")
+			}
+			run(t, cmd)
+			want := "Inject extractor-0 " + string(fault)
+			if got := f.commands(); !reflect.DeepEqual(got, []string{want}) {
+				t.Fatalf("key %s in the menu: calls %q; want [%q]", k, got, want)
+			}
+		})
+	}
+
+	t.Run("close", func(t *testing.T) {
+		f := newFake(fixture(0))
+		m := loaded(t, f)
+		for _, closer := range []string{"esc", "f"} {
+			m, _ = update(t, m, keyMsg("f"))
+			// Keys that mean something else outside the menu do nothing in it.
+			for _, k := range []string{"9", "r", "s"} {
+				var cmd tea.Cmd
+				m, cmd = update(t, m, keyMsg(k))
+				if cmd != nil || !m.menu {
+					t.Fatalf("key %q in the menu: cmd %v, menu %v", k, cmd != nil, m.menu)
+				}
+			}
+			m, _ = update(t, m, keyMsg(closer))
+			if m.menu {
+				t.Fatalf("%q did not close the menu", closer)
+			}
+		}
+		if got := f.commands(); len(got) != 0 {
+			t.Fatalf("calls = %q; want none", got)
+		}
+	})
+
+	t.Run("shows active faults", func(t *testing.T) {
+		m := loaded(t, newFake(fixture(0)))
+		m, _ = update(t, m, keyMsg("j"))
+		m, _ = update(t, m, keyMsg("f"))
+		found := false
+		for _, line := range strings.Split(m.View(), "\n") {
+			switch {
+			case strings.Contains(line, faultInfo(pipeline.FaultSlow)):
+				found = true
+				if !strings.Contains(line, " on ") {
+					t.Errorf("active fault slow not marked: %q", line)
+				}
+			case strings.Contains(line, faultInfo(pipeline.FaultKill)):
+				if strings.Contains(line, " on ") {
+					t.Errorf("inactive fault kill marked: %q", line)
+				}
+			}
+		}
+		if !found {
+			t.Fatal("no menu line for slow")
+		}
+	})
+}
+
+func TestSelection(t *testing.T) {
+	f := newFake(fixture(0))
+	m := loaded(t, f)
+	steps := []struct {
+		key, want string
+	}{
+		{"k", "generator"}, // clamped at the top
+		{"j", "extractor-0"},
+		{"down", "extractor-1"},
+		{"up", "extractor-0"},
+		{"j", "extractor-1"}, {"j", "extractor-2"}, {"j", "logger"},
+		{"j", "logger"}, // clamped at the bottom
+	}
+	for _, s := range steps {
+		prev := m.selected
+		var cmd tea.Cmd
+		m, cmd = update(t, m, keyMsg(s.key))
+		if m.selected != s.want {
+			t.Fatalf("%q from %s: selected %q; want %q", s.key, prev, m.selected, s.want)
+		}
+		if prev != s.want {
+			// A new selection fetches its log lines at once.
+			msgs := run(t, cmd)
+			if len(msgs) != 1 {
+				t.Fatalf("%q: %d messages; want the log fetch", s.key, len(msgs))
+			}
+			lm, ok := msgs[0].(LogsMsg)
+			if !ok || lm.Stage != s.want {
+				t.Fatalf("%q: message %#v; want LogsMsg for %s", s.key, msgs[0], s.want)
+			}
+			m, _ = update(t, m, lm)
+			if m.logsFor != s.want || len(m.logs) != 40 {
+				t.Fatalf("logs for %q (%d); want %s", m.logsFor, len(m.logs), s.want)
+			}
+		} else if cmd != nil {
+			t.Fatalf("%q at the edge issued a command", s.key)
+		}
+	}
+
+	// Stale log lines of another stage are ignored.
+	m, _ = update(t, m, LogsMsg{Stage: "generator", Lines: []string{"x"}})
+	if m.logsFor != "logger" {
+		t.Fatalf("logs of generator replaced the selected logger's")
+	}
+
+	// The selection follows the stage when the start order changes...
+	s := fixture(0)
+	s.Stages = append([]pipeline.StageSnapshot{s.Stages[4]}, s.Stages[:4]...)
+	m, _ = update(t, m, SnapshotMsg{Snapshot: s})
+	if m.selected != "logger" || m.selIdx != 0 {
+		t.Fatalf("after moving logger first: selected %q at %d; want logger at 0", m.selected, m.selIdx)
+	}
+	// ...and stays near its place when the stage goes away.
+	m, _ = update(t, m, keyMsg("j"))
+	m, _ = update(t, m, keyMsg("j")) // extractor-0, index 2
+	s.Stages = append(s.Stages[:2:2], s.Stages[3:]...)
+	m, _ = update(t, m, SnapshotMsg{Snapshot: s})
+	if m.selected != "extractor-1" || m.selIdx != 2 {
+		t.Fatalf("after extractor-0 went away: selected %q at %d; want extractor-1 at 2", m.selected, m.selIdx)
+	}
+}
+
+func TestHelpToggle(t *testing.T) {
+	m := loaded(t, newFake(fixture(0)))
+	m, _ = update(t, m, keyMsg("?"))
+	if !m.showHelp {
+		t.Fatal("? did not open the full help")
+	}
+	v := m.View()
+	km := DefaultKeyMap()
+	for _, g := range km.FullHelp() {
+		for _, b := range g {
+			h := b.Help()
+			if !strings.Contains(v, h.Key) || !strings.Contains(v, h.Desc) {
+				t.Errorf("full help at 80×24 lacks %q %q:\n%s", h.Key, h.Desc, v)
+			}
+		}
+	}
+	m, _ = update(t, m, keyMsg("?"))
+	if m.showHelp {
+		t.Fatal("? did not close the full help")
+	}
+	m, _ = update(t, m, keyMsg("?"))
+	m, _ = update(t, m, keyMsg("esc"))
+	if m.showHelp {
+		t.Fatal("esc did not close the full help")
+	}
+}
+
+// TestEveryKeyBound checks that the key map has no two commands on one key.
+func TestEveryKeyBound(t *testing.T) {
+	km := DefaultKeyMap()
+	seen := map[string]string{}
+	for _, g := range km.FullHelp()[:3] {
+		for _, b := range g {
+			for _, k := range b.Keys() {
+				if other, dup := seen[k]; dup {
+					t.Errorf("key %q bound to %q and %q", k, other, b.Help().Desc)
+				}
+				seen[k] = b.Help().Desc
+			}
+		}
+	}
+	for _, b := range []int{0, 4} {
+		for _, kb := range km.FullHelp()[b] {
+			if len(kb.Keys()) == 0 {
+				t.Errorf("binding %q has no keys", kb.Help().Desc)
+			}
+		}
+	}
+	if len(km.Fault) != min(9, len(pipeline.AllFaults)) {
+		t.Fatalf("%d fault keys for %d faults", len(km.Fault), len(pipeline.AllFaults))
+	}
+}
+
+func TestQuit(t *testing.T) {
+	for _, k := range []string{"q", "ctrl+c"} {
+		for _, menu := range []bool{false, true} {
+			m := loaded(t, newFake(fixture(0)))
+			m.menu = menu
+			_, cmd := update(t, m, keyMsg(k))
+			if cmd == nil {
+				t.Fatalf("%q (menu %v): no command; want quit", k, menu)
+			}
+			if _, ok := cmd().(tea.QuitMsg); !ok {
+				t.Fatalf("%q (menu %v): command gives %T; want tea.QuitMsg", k, menu, cmd())
+			}
+		}
+	}
+}
+
+func TestResize(t *testing.T) {
+	m := loaded(t, newFake(fixture(0)))
+	m, cmd := update(t, m, tea.WindowSizeMsg{Width: 160, Height: 48})
+	if cmd != nil {
+		t.Fatal("resize issued a command")
+	}
+	if m.width != 160 || m.height != 48 || m.help.Width != 160 {
+		t.Fatalf("after resize: %d×%d, help %d; want 160×48", m.width, m.height, m.help.Width)
+	}
+	checkFits(t, m.View(), 160, 48)
+	small := m.layout()
+	m, _ = update(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	if l := m.layout(); l.logRows >= small.logRows || l.boxW >= small.boxW {
+		t.Fatalf("80×24 layout %+v not smaller than 160×48 %+v", l, small)
+	}
+	checkFits(t, m.View(), 80, 24)
+}
+
+func TestDraw(t *testing.T) {
+	t.Run("not available", func(t *testing.T) {
+		m := loaded(t, newFake(fixture(0)))
+		m, cmd := update(t, m, keyMsg("d"))
+		if cmd != nil || !m.flashErr || !strings.Contains(m.flash, "not available") {
+			t.Fatalf("d without a hook: cmd %v, flash %q", cmd != nil, m.flash)
+		}
+	})
+	t.Run("draws", func(t *testing.T) {
+		var gotCtx context.Context
+		ctx := context.WithValue(context.Background(), struct{}{}, "run")
+		f := newFake(fixture(0))
+		m := newModel(ctx, f, Options{Now: fixedNow, Draw: func(ctx context.Context) (string, error) {
+			gotCtx = ctx
+			return "/tmp/frame-1180.png", nil
+		}}, asciiStyles())
+		m, _ = update(t, m, SnapshotMsg{Snapshot: fixture(0)})
+		m, cmd := update(t, m, keyMsg("d"))
+		if gotCtx != nil {
+			t.Fatal("Update ran the draw hook itself")
+		}
+		msgs := run(t, cmd)
+		if gotCtx != ctx {
+			t.Fatal("draw hook did not get Run's context")
+		}
+		m, _ = update(t, m, msgs[0])
+		if want := "✓ frame drawn: /tmp/frame-1180.png"; m.flash != want {
+			t.Fatalf("flash = %q; want %q", m.flash, want)
+		}
+	})
+}
+
+func TestLogScroll(t *testing.T) {
+	f := newFake(fixture(0))
+	m := loaded(t, f)
+	lines := logLinesOf("generator", 100)
+	m, _ = update(t, m, LogsMsg{Stage: "generator", Lines: lines})
+	rows := m.layout().logRows
+	if !strings.Contains(m.View(), "seq=1099") {
+		t.Fatal("newest log line not shown")
+	}
+	m, _ = update(t, m, keyMsg("pgup"))
+	if m.logOffset != rows-1 {
+		t.Fatalf("pgup: offset %d; want %d", m.logOffset, rows-1)
+	}
+	v := m.View()
+	if strings.Contains(v, "seq=1099") || !strings.Contains(v, "seq="+strconv.Itoa(1099-m.logOffset)) {
+		t.Fatalf("after pgup the pane shows the wrong lines:\n%s", v)
+	}
+	m, _ = update(t, m, keyMsg("home"))
+	if m.logOffset != 100-rows || !strings.Contains(m.View(), "seq=1000 ") {
+		t.Fatalf("home: offset %d; want %d and the oldest line", m.logOffset, 100-rows)
+	}
+	m, _ = update(t, m, keyMsg("pgdown"))
+	if m.logOffset != 100-rows-(rows-1) {
+		t.Fatalf("pgdown: offset %d; want %d", m.logOffset, 100-rows-(rows-1))
+	}
+	m, _ = update(t, m, keyMsg("end"))
+	if m.logOffset != 0 {
+		t.Fatalf("end: offset %d; want 0", m.logOffset)
+	}
+	for range 3 {
+		m, _ = update(t, m, keyMsg("pgdown"))
+	}
+	if m.logOffset != 0 {
+		t.Fatalf("pgdown past the end: offset %d", m.logOffset)
+	}
+	if got := f.commands(); len(got) != 0 {
+		t.Fatalf("scrolling called the controller: %q", got)
+	}
+}
+
+func TestLinkRates(t *testing.T) {
+	m := loaded(t, newFake(fixture(0)))
+	v := m.View()
+	// generator: 3 MB in 1 s; extractors: 0.25 MB/s from extractor-0 only
+	// (extractor-1 is backing off, extractor-2 paused).
+	for _, want := range []string{"generator → extractor 3.00 MB/s", "extractor → logger 0.25 MB/s"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+
+	r := newRates()
+	s := fixture(0)
+	r.observe(s)
+	s2 := fixture(time.Second)
+	r.observe(s2)
+	if got := r.rate("generator"); got != 3e6 {
+		t.Fatalf("rate = %v; want 3e6", got)
+	}
+	r.observe(s2) // the same status again changes nothing
+	if got := r.rate("generator"); got != 3e6 {
+		t.Fatalf("rate after a repeated status = %v; want 3e6", got)
+	}
+	s3 := fixture(2 * time.Second)
+	s3.Stages[0].Status.PID = 9999 // restarted: counters begin again
+	s3.Stages[0].Status.BytesOut = 10
+	r.observe(s3)
+	if got := r.rate("generator"); got != 0 {
+		t.Fatalf("rate just after a restart = %v; want 0", got)
+	}
+	s4 := fixture(3 * time.Second)
+	s4.Stages[0].State = pipeline.StateStopped
+	r.observe(s4)
+	if got := r.rate("generator"); got != 0 {
+		t.Fatalf("rate of a stopped stage = %v; want 0", got)
+	}
+}
+
+func TestNoColorIsReadable(t *testing.T) {
+	m := loaded(t, newFake(fixture(0)))
+	v := m.View()
+	if strings.Contains(v, "\x1b") {
+		t.Fatalf("colourless view holds escape sequences:\n%q", v)
+	}
+	for _, want := range []string{"running", "backoff", "paused", "fault slow", "▸ generator", "╔ generator"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("colourless view lacks %q:\n%s", want, v)
+		}
+	}
+	c := newModel(context.Background(), newFake(fixture(0)), Options{Now: fixedNow}, colorStyles())
+	c, _ = update(t, c, SnapshotMsg{Snapshot: fixture(0)})
+	if !strings.Contains(c.View(), "\x1b[") {
+		t.Fatal("256-colour view has no colour")
+	}
+}

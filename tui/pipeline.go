@@ -1,0 +1,186 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/wire"
+)
+
+// displayState is the state word shown for a stage: the supervisor's state,
+// refined by what it knows besides (paused) and what the stage reports
+// (blocked on a full database, stopping).
+func displayState(st pipeline.StageSnapshot) string {
+	if st.Paused {
+		return "paused"
+	}
+	if st.State == pipeline.StateRunning && st.Status != nil {
+		switch st.Status.State {
+		case wire.StateBlocked, wire.StateStopping:
+			return st.Status.State
+		}
+	}
+	if st.State == "" {
+		return "unknown"
+	}
+	return string(st.State)
+}
+
+// live reports whether the stage has a process the supervisor watches.
+func live(st pipeline.StageSnapshot) bool {
+	switch st.State {
+	case pipeline.StateRunning, pipeline.StateStale, pipeline.StateStarting, pipeline.StateRemote:
+		return true
+	}
+	return false
+}
+
+// viewPipeline draws the stages as boxes in start order, joined by arrows,
+// wrapping onto more rows when they do not fit across.
+func (m model) viewPipeline(l layout) []string {
+	stages := m.snap.Stages
+	h := l.boxLines + 2
+	var out []string
+	for start := 0; start < len(stages); start += l.perRow {
+		row := stages[start:min(start+l.perRow, len(stages))]
+		boxes := make([][]string, len(row))
+		for i, st := range row {
+			boxes[i] = m.renderBox(st, l.boxW, l.boxLines, st.Name == m.selected)
+		}
+		for line := 0; line < h; line++ {
+			var b strings.Builder
+			for i, bx := range boxes {
+				if i > 0 {
+					b.WriteString(m.arrow(line == h/2, l.arrowW))
+				}
+				b.WriteString(bx[line])
+			}
+			out = append(out, b.String())
+		}
+	}
+	return out[:min(len(out), l.pipeH)]
+}
+
+func (m model) arrow(mid bool, w int) string {
+	if !mid || w <= 0 {
+		return strings.Repeat(" ", max(w, 0))
+	}
+	if w == 1 {
+		return m.styles.Dim.Render("→")
+	}
+	if w == 2 {
+		return m.styles.Dim.Render("→") + " "
+	}
+	return " " + m.styles.Dim.Render(strings.Repeat("─", w-3)+"→") + " "
+}
+
+// renderBox draws one stage as a box w cells wide with n content lines. The
+// border takes the state's colour; the selected box has a double border, so
+// the selection shows without colour too.
+func (m model) renderBox(st pipeline.StageSnapshot, w, n int, selected bool) []string {
+	word := displayState(st)
+	bs := m.styles.state(word)
+	tl, tr, bl, br, hz, vt := "╭", "╮", "╰", "╯", "─", "│"
+	if selected {
+		tl, tr, bl, br, hz, vt = "╔", "╗", "╚", "╝", "═", "║"
+		bs = bs.Bold(true)
+	}
+	iw := max(0, w-2)
+	name := clean(st.Name)
+	title := " " + name + " "
+	if ansi.StringWidth(title) > iw {
+		title = trunc(name, iw)
+	}
+	nameStyle := m.styles.Title
+	if !selected {
+		nameStyle = bs.Bold(true)
+	}
+	top := bs.Render(tl) + nameStyle.Render(title) + bs.Render(strings.Repeat(hz, iw-ansi.StringWidth(title))+tr)
+	lines := []string{top}
+	for _, c := range m.boxContent(st, word, iw, n) {
+		lines = append(lines, bs.Render(vt)+fit(c, iw)+bs.Render(vt))
+	}
+	lines = append(lines, bs.Render(bl+strings.Repeat(hz, iw)+br))
+	return lines
+}
+
+// shortExit shortens an exit description for a narrow box: "signal:
+// killed" becomes "killed", "exit status 1" becomes "exit 1".
+func shortExit(s string) string {
+	s = strings.TrimPrefix(s, "signal: ")
+	return strings.Replace(s, "exit status ", "exit ", 1)
+}
+
+// boxContent is a box's n content lines: state, pid or last exit, uptime
+// and restarts, active faults, and with four lines the stage's rate. Narrow
+// boxes show active faults in place of the uptime.
+func (m model) boxContent(st pipeline.StageSnapshot, word string, iw, n int) []string {
+	now := m.now()
+	wide := iw >= 22
+	state := m.styles.state(word).Render("● " + word)
+	if st.State == pipeline.StateBackoff && !st.BackoffUntil.IsZero() {
+		state += " " + fmtDur(st.BackoffUntil.Sub(now).Round(time.Second))
+	}
+	faults := ""
+	if len(st.Faults) > 0 {
+		fs := make([]string, len(st.Faults))
+		for i, f := range st.Faults {
+			fs[i] = string(f)
+		}
+		faults = m.styles.Paused.Render(strings.Join(fs, ","))
+	}
+	if wide && faults != "" {
+		state += " [" + faults + "]"
+	}
+	restarts := strconv.Itoa(st.Restarts)
+	var second, third string
+	if live(st) {
+		second = "pid " + strconv.Itoa(st.PID)
+		if st.PID == 0 {
+			second = "pid -"
+		}
+		if st.Status != nil && st.Status.Host != "" {
+			second += " @" + clean(st.Status.Host)
+		}
+		up := "up -"
+		if !st.StartedAt.IsZero() {
+			up = "up " + fmtDur(now.Sub(st.StartedAt))
+		}
+		if wide {
+			third = up + " · restarts " + restarts
+		} else {
+			second += " ↻" + restarts
+			third = up
+		}
+	} else {
+		exit := clean(st.LastExit)
+		switch {
+		case exit == "":
+			exit = "not running"
+		case wide:
+			exit = "last exit " + exit
+		default:
+			exit = shortExit(exit)
+		}
+		second = exit
+		third = "restarts " + restarts
+		if !wide {
+			second += " ↻" + restarts
+			third = ""
+		}
+	}
+	if !wide && faults != "" {
+		third = "fault " + faults
+	}
+	rate := ""
+	if live(st) && st.Status != nil {
+		rate = fmt.Sprintf("%.1f fps · queue %d", st.Status.FPS, st.Status.QueueDepth)
+	}
+	lines := []string{state, second, third, rate}
+	return lines[:min(n, len(lines))]
+}

@@ -1,0 +1,266 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+)
+
+// column is one column of the stage table.
+type column struct {
+	title string
+	w     int
+	right bool
+	cell  func(st pipeline.StageSnapshot) string
+}
+
+// columns chooses the stage table's columns for width w: narrow terminals
+// drop some, wide ones get more and a longer sparkline.
+func (m model) columns(w int) []column {
+	s := m.styles
+	scale := 16
+	for _, st := range m.snap.Stages {
+		if st.Status != nil {
+			scale = max(scale, st.Status.QueueDepth)
+		}
+	}
+	status := func(f func(st pipeline.StageSnapshot) string) func(st pipeline.StageSnapshot) string {
+		return func(st pipeline.StageSnapshot) string {
+			if st.Status == nil {
+				return s.Dim.Render("-")
+			}
+			return f(st)
+		}
+	}
+	wide, narrow := w >= 120, w < 80
+
+	nameW, sparkW, qbarW, countW := 12, 10, 6, 7
+	switch {
+	case wide:
+		nameW, qbarW, countW = 14, 10, 8
+	case narrow:
+		nameW, sparkW, qbarW = 11, 6, 4
+	}
+	var cols []column
+	cols = append(cols, column{title: "STAGE", w: nameW, cell: func(st pipeline.StageSnapshot) string {
+		name := trunc(clean(st.Name), nameW)
+		if st.Name == m.selected {
+			return s.Selected.Render(name)
+		}
+		return s.state(displayState(st)).Render(name)
+	}})
+	if wide {
+		cols = append(cols, column{title: "STATE", w: 8, cell: func(st pipeline.StageSnapshot) string {
+			word := displayState(st)
+			return s.state(word).Render(trunc(word, 8))
+		}})
+	}
+	cols = append(cols, column{title: "FPS", w: 5, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+		return fmt.Sprintf("%.1f", st.Status.FPS)
+	})})
+	sparkCol := len(cols)
+	cols = append(cols, column{w: sparkW})
+	if !narrow {
+		cols = append(cols, column{title: "IN", w: countW, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+			return fmtShort(st.Status.FramesIn)
+		})})
+	}
+	cols = append(cols,
+		column{title: "OUT", w: countW, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+			return fmtShort(st.Status.FramesOut)
+		})},
+		column{title: "QUEUE", w: qbarW + 4, cell: status(func(st pipeline.StageSnapshot) string {
+			full, empty := bar(st.Status.QueueDepth, scale, qbarW)
+			return s.BarFull.Render(full) + s.BarEmpty.Render(empty) + fitRight(strconv.Itoa(st.Status.QueueDepth), 4)
+		})},
+		column{title: "DROP", w: 5, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+			return fmtShort(st.Status.Dropped)
+		})},
+		column{title: "ERR", w: 4, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+			if st.Status.Errors > 0 {
+				return s.Error.Render(fmtShort(st.Status.Errors))
+			}
+			return "0"
+		})},
+	)
+	if wide {
+		cols = append(cols,
+			column{title: "MB/s OUT", w: 8, right: true, cell: func(st pipeline.StageSnapshot) string {
+				return fmt.Sprintf("%.2f", m.rates.rate(st.Name)/1e6)
+			}},
+			column{title: "P50/P99 ms", w: 10, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+				if st.Status.Latency == nil {
+					return s.Dim.Render("-")
+				}
+				return fmt.Sprintf("%.0f/%.0f", st.Status.Latency.P50, st.Status.Latency.P99)
+			})},
+		)
+	}
+	used := 2 // selection marker
+	for _, c := range cols {
+		used += c.w + 1
+	}
+	lastErrW := w - used
+	if wide {
+		extra := min(60-sparkW, max(0, lastErrW-24))
+		cols[sparkCol].w += extra
+		lastErrW -= extra
+	}
+	sw := cols[sparkCol].w
+	cols[sparkCol].title = fmt.Sprintf("LAST %ds", sw)
+	if sw >= 60 {
+		cols[sparkCol].title = "LAST MINUTE"
+	}
+	cols[sparkCol].cell = func(st pipeline.StageSnapshot) string {
+		return s.Spark.Render(sparkline(st.FPSHistory, sw))
+	}
+	if lastErrW > 0 {
+		cols = append(cols, column{title: "LAST ERROR", w: lastErrW, cell: func(st pipeline.StageSnapshot) string {
+			if st.Status == nil || st.Status.LastError == "" {
+				return ""
+			}
+			return s.Error.Render(trunc(clean(st.Status.LastError), lastErrW))
+		}})
+	}
+	return cols
+}
+
+// viewTable draws the per-stage table: a header and one row a stage.
+func (m model) viewTable(w int) []string {
+	cols := m.columns(w)
+	var hdr strings.Builder
+	hdr.WriteString("  ")
+	for i, c := range cols {
+		if i > 0 {
+			hdr.WriteByte(' ')
+		}
+		if c.right {
+			hdr.WriteString(fitRight(c.title, c.w))
+		} else {
+			hdr.WriteString(fit(c.title, c.w))
+		}
+	}
+	lines := []string{m.styles.Dim.Render(strings.TrimRight(trunc(hdr.String(), w), " "))}
+	for _, st := range m.snap.Stages {
+		var b strings.Builder
+		if st.Name == m.selected {
+			b.WriteString(m.styles.Key.Render("▸") + " ")
+		} else {
+			b.WriteString("  ")
+		}
+		for i, c := range cols {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			v := c.cell(st)
+			if c.right {
+				b.WriteString(fitRight(v, c.w))
+			} else {
+				b.WriteString(fit(v, c.w))
+			}
+		}
+		lines = append(lines, strings.TrimRight(b.String(), " "))
+	}
+	return lines
+}
+
+// pick returns the first of the variants that fits in w, else the last
+// one cut to w.
+func pick(w int, variants ...string) string {
+	for _, v := range variants {
+		if ansi.StringWidth(v) <= w {
+			return v
+		}
+	}
+	return trunc(variants[len(variants)-1], w)
+}
+
+// viewInfo draws the database line and the data-link line.
+func (m model) viewInfo(w int) []string {
+	s := m.styles
+	sep := s.Dim.Render(" · ")
+	db := m.snap.DB
+	long := []string{
+		"images " + fmtCount(db.Images),
+		"keypoints " + fmtCount(db.Keypoints),
+		"descriptors " + fmtCount(db.Descriptors),
+		"file " + fmtBytes(db.FileBytes),
+	}
+	short := []string{
+		"img " + fmtCount(db.Images),
+		"kp " + fmtCount(db.Keypoints),
+		"desc " + fmtCount(db.Descriptors),
+		fmtBytes(db.FileBytes),
+	}
+	if db.FreeBytes > 0 {
+		long = append(long, "free "+fmtBytes(db.FreeBytes))
+		short = append(short, "free "+fmtBytes(db.FreeBytes))
+	}
+	dbErr := ""
+	if db.Err != "" {
+		dbErr = sep + s.Error.Render(clean(db.Err))
+	}
+	mid := slices.Clone(long)
+	mid[2] = short[2]
+	mid[3] = short[3]
+	var longL, shortL []string
+	for _, l := range m.rates.links(m.snap) {
+		longL = append(longL, l.From+" → "+l.To+" "+fmtRate(l.BPS))
+		shortL = append(shortL, l.From[:3]+"→"+l.To[:3]+" "+fmtRate(l.BPS))
+	}
+	dbLine := pick(w,
+		s.Section.Render("DB   ")+" "+strings.Join(long, sep)+dbErr,
+		s.Section.Render("DB   ")+" "+strings.Join(mid, sep)+dbErr,
+		s.Section.Render("DB   ")+" "+strings.Join(short, sep)+dbErr,
+	)
+	linkLine := pick(w,
+		s.Section.Render("LINKS")+" "+strings.Join(longL, sep),
+		s.Section.Render("LINKS")+" "+strings.Join(shortL, sep),
+	)
+	return []string{dbLine, linkLine}
+}
+
+// viewDetail is one line about the selected stage: what the boxes and the
+// table have no room for.
+func (m model) viewDetail(w int) string {
+	st, ok := m.selectedStage()
+	if !ok {
+		return ""
+	}
+	s := m.styles
+	word := displayState(st)
+	parts := []string{
+		s.Key.Render("▸ " + clean(st.Name)),
+		s.state(word).Render(word),
+	}
+	if st.Kind != "" && !strings.HasPrefix(st.Name, st.Kind) {
+		parts = append(parts, clean(st.Kind))
+	}
+	if len(st.Faults) > 0 {
+		fs := make([]string, len(st.Faults))
+		for i, f := range st.Faults {
+			fs[i] = string(f)
+		}
+		parts = append(parts, s.Paused.Render("faults "+strings.Join(fs, ",")))
+	}
+	if st.LastExit != "" {
+		parts = append(parts, "last exit "+clean(st.LastExit))
+	}
+	if ss := st.Status; ss != nil {
+		if ss.Latency != nil {
+			parts = append(parts, fmt.Sprintf("latency p50 %.0fms p99 %.0fms", ss.Latency.P50, ss.Latency.P99))
+		}
+		if ss.Resent > 0 {
+			parts = append(parts, "resent "+fmtCount(int64(ss.Resent)))
+		}
+		if ss.LastError != "" {
+			parts = append(parts, s.Error.Render("error: "+clean(ss.LastError)))
+		}
+	}
+	return trunc(strings.Join(parts, s.Dim.Render(" · ")), w)
+}

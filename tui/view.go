@@ -1,0 +1,197 @@
+package tui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+)
+
+// Box geometry.
+const (
+	minBoxW = 14 // narrowest box: "extractor-10" fits in its top border
+	maxBoxW = 44
+	// sidePanesMin is the narrowest width that shows the event log and the
+	// log lines side by side; narrower terminals stack them.
+	sidePanesMin = 60
+	// tallH is the height from which boxes get a fourth line and the flash
+	// gets its own line beside the selected stage's details.
+	tallH = 40
+)
+
+// layout is where each part of the screen goes at the current size. Update
+// uses it for scrolling, View for drawing.
+type layout struct {
+	w, h int
+
+	perRow, boxW, arrowW int // boxes per row, box width, arrow width
+	boxLines             int // content lines in a box: 1, 3 or 4
+	pipeH                int // lines of the pipeline (all box rows)
+
+	tableH  int // stage table: header and one row a stage
+	infoH   int // database and link lines
+	panesH  int // event log and log lines, titles included
+	logRows int // log lines shown
+	areaH   int // everything below the boxes: the fault menu and full help use it
+	statusH int // selected stage's details and the flash line
+	sideBy  bool
+}
+
+func (m model) layout() layout {
+	l := layout{w: max(m.width, 1), h: max(m.height, 1)}
+	l.statusH = 1
+	if l.h >= tallH {
+		l.statusH = 2
+	}
+	avail := max(0, l.h-1-l.statusH-1) // title, status, help bar
+	n := len(m.snap.Stages)
+
+	l.perRow, l.arrowW = n, 3
+	if n == 0 {
+		l.pipeH = 1
+	} else {
+		for l.perRow > 1 && l.perRow*minBoxW+(l.perRow-1)*l.arrowW > l.w {
+			if l.arrowW == 3 && l.perRow*minBoxW+(l.perRow-1) <= l.w {
+				l.arrowW = 1
+				break
+			}
+			l.perRow--
+			l.arrowW = 3
+		}
+		if l.perRow == 1 {
+			l.arrowW = 0
+		}
+		l.boxW = min(maxBoxW, max(1, (l.w-(l.perRow-1)*l.arrowW)/l.perRow))
+		rows := (n + l.perRow - 1) / l.perRow
+		l.boxLines = 3
+		if l.h >= tallH {
+			l.boxLines = 4
+		}
+		l.tableH = 1 + n
+		if rows*(l.boxLines+2)+l.tableH+2+4 > avail {
+			l.boxLines = 1
+		}
+		l.pipeH = rows * (l.boxLines + 2)
+	}
+	if m.haveSnap {
+		l.infoH = 2
+	}
+	l.pipeH = min(l.pipeH, avail)
+	l.areaH = avail - l.pipeH
+	l.tableH = min(l.tableH, l.areaH)
+	l.infoH = min(l.infoH, l.areaH-l.tableH)
+	l.panesH = l.areaH - l.tableH - l.infoH
+	l.sideBy = l.w >= sidePanesMin
+	if l.sideBy {
+		l.logRows = max(0, l.panesH-1)
+	} else {
+		l.logRows = max(0, l.panesH-l.panesH/2-1)
+	}
+	return l
+}
+
+// View draws the screen: never more lines than the terminal's height, never
+// a line wider than its width.
+func (m model) View() string {
+	l := m.layout()
+	var top []string
+	top = append(top, m.viewTitle(l.w))
+	if !m.haveSnap {
+		top = append(top, m.styles.Dim.Render("waiting for the supervisor…"))
+	} else if len(m.snap.Stages) == 0 {
+		top = append(top, m.styles.Dim.Render("no stages"))
+	} else {
+		top = append(top, m.viewPipeline(l)...)
+	}
+	switch {
+	case m.menu:
+		top = append(top, m.viewFaultMenu(l.w, l.areaH)...)
+	case m.showHelp:
+		top = append(top, m.viewFullHelp(l.w, l.areaH)...)
+	default:
+		if l.tableH > 0 {
+			top = append(top, m.viewTable(l.w)[:l.tableH]...)
+		}
+		top = append(top, m.viewInfo(l.w)[:l.infoH]...)
+		top = append(top, m.viewPanes(l)...)
+	}
+	bottom := append(m.viewStatus(l), m.help.View(m.helpKeys()))
+
+	top = top[:min(len(top), max(0, l.h-len(bottom)))]
+	for len(top)+len(bottom) < l.h {
+		top = append(top, "")
+	}
+	lines := append(top, bottom...)
+	lines = lines[max(0, len(lines)-l.h):]
+	for i, s := range lines {
+		if ansi.StringWidth(s) > l.w {
+			s = ansi.Truncate(s, l.w, "…")
+		}
+		lines[i] = strings.TrimRight(s, " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// helpKeys is the key map the help bar follows: the fault menu's while it
+// is open.
+func (m model) helpKeys() help.KeyMap {
+	if m.menu {
+		return FaultMenuKeys{m.keys}
+	}
+	return m.keys
+}
+
+// viewTitle is the top line: program, pipeline summary, database path.
+func (m model) viewTitle(w int) string {
+	s := m.styles
+	left := s.Title.Render("imaging-tui")
+	var parts []string
+	if m.haveSnap {
+		running := 0
+		for _, st := range m.snap.Stages {
+			if st.State == pipeline.StateRunning && !st.Paused {
+				running++
+			}
+		}
+		parts = append(parts, fmtCount(int64(running))+"/"+fmtCount(int64(len(m.snap.Stages)))+" running")
+		if m.snap.Delivery != "" {
+			parts = append(parts, m.snap.Delivery)
+		}
+		if m.snap.StatusErrors > 0 {
+			parts = append(parts, s.Error.Render(fmtCount(int64(m.snap.StatusErrors))+" bad status msgs"))
+		}
+	}
+	if m.dbPath != "" {
+		parts = append(parts, "db "+clean(m.dbPath))
+	}
+	if len(parts) > 0 {
+		left += s.Dim.Render(" · ") + strings.Join(parts, s.Dim.Render(" · "))
+	}
+	right := s.Dim.Render(m.now().Format("15:04:05"))
+	if gap := w - ansi.StringWidth(left) - ansi.StringWidth(right); gap >= 1 {
+		return left + strings.Repeat(" ", gap) + right
+	}
+	return trunc(left, w)
+}
+
+// viewStatus is the selected stage's details and/or the flash line.
+func (m model) viewStatus(l layout) []string {
+	detail := m.viewDetail(l.w)
+	var flash string
+	if m.flash != "" && m.now().Sub(m.flashAt) < flashFor {
+		st := m.styles.OK
+		if m.flashErr {
+			st = m.styles.Error
+		}
+		flash = st.Render(trunc(clean(m.flash), l.w))
+	}
+	if l.statusH >= 2 {
+		return []string{detail, flash}
+	}
+	if flash != "" {
+		return []string{flash}
+	}
+	return []string{detail}
+}
