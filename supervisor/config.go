@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages"
 )
 
 // Delivery modes passed on to every stage.
@@ -41,6 +43,13 @@ type Config struct {
 	Delivery string  // reliable or best-effort. Defaults to reliable
 	Replicas int     // extractor replicas, each with --shard i/n. Defaults to 1
 
+	// RetainFrames and RetainBytes are the logger's retention: it deletes
+	// the oldest frames beyond them. A generator loops over its folder
+	// forever, so RetainBytes defaults to 2 GiB: a demo left running all
+	// day cannot fill the disk. 0 = keep everything.
+	RetainFrames int64
+	RetainBytes  int64
+
 	// StatusBind is the status side channel the supervisor SUB-binds; stages
 	// get its connect form. Defaults to @tcp://127.0.0.1:5557.
 	StatusBind string
@@ -66,12 +75,16 @@ type Config struct {
 	ExtraArgs map[string][]string
 }
 
+// DefaultRetainBytes is the logger's default retention in bytes.
+const DefaultRetainBytes = 2 << 30
+
 // DefaultConfig returns a Config with every default set.
 func DefaultConfig() Config {
 	return Config{
 		DB:            "imaging.db",
 		Delivery:      DeliveryReliable,
 		Replicas:      1,
+		RetainBytes:   DefaultRetainBytes,
 		StatusBind:    "@tcp://127.0.0.1:5557",
 		RestartBase:   250 * time.Millisecond,
 		RestartCap:    8 * time.Second,
@@ -98,6 +111,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.FPS, "fps", c.FPS, "generator frames per second (0 = as fast as delivery allows)")
 	fs.StringVar(&c.Delivery, "delivery", c.Delivery, "delivery: reliable or best-effort")
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "extractor replicas (each takes --shard i/n)")
+	fs.Int64Var(&c.RetainFrames, "retain-frames", c.RetainFrames, "logger: keep only the newest `N` frames (0 = no frame limit)")
+	fs.Func("retain-bytes", "logger: keep only the newest frames within `SIZE` of images, e.g. 500MiB, 0 = no limit (default 2GiB)", func(v string) error {
+		n, err := stages.ParseSize(v)
+		c.RetainBytes = n
+		return err
+	})
 	fs.StringVar(&c.StatusBind, "status-bind", c.StatusBind, "status channel `ENDPOINT` the supervisor binds (stages connect to it)")
 	fs.StringVar(&c.RunDir, "run-dir", c.RunDir, "`DIR` for ipc:// endpoints and logs/NAME.log (default: a new temporary directory)")
 	fs.DurationVar(&c.RestartBase, "restart-base", c.RestartBase, "first restart backoff delay")

@@ -96,6 +96,12 @@ func (s *Supervisor) commandLocked(in *instance) (args, env []string) {
 		}
 	case KindLogger:
 		args = append(args, "--sub", ipc("@", "proc")+","+inj, "--ack", ipc("@", "ack"), "--db", c.DB)
+		if c.RetainFrames > 0 {
+			args = append(args, "--retain-frames", strconv.FormatInt(c.RetainFrames, 10))
+		}
+		if c.RetainBytes > 0 {
+			args = append(args, "--retain-bytes", strconv.FormatInt(c.RetainBytes, 10))
+		}
 	}
 	args = append(args, c.ExtraArgs[in.kind]...)
 	env = append(os.Environ(), c.Env...)
