@@ -66,6 +66,8 @@ func fakeStage(args []string) int {
 	fs.String("workers", "", "")
 	fs.String("threads", "", "")
 	fs.String("state", "", "")
+	fs.String("retain-frames", "", "")
+	fs.String("retain-bytes", "", "")
 	exitAfter := fs.Duration("fake-exit-after", 0, "exit with --fake-exit-code after this long")
 	exitCode := fs.Int("fake-exit-code", 1, "")
 	ignoreTerm := fs.Bool("fake-ignore-term", false, "ignore SIGTERM")
