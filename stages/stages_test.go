@@ -228,3 +228,8 @@ func onePixelPNG(t *testing.T) []byte {
 	}
 	return b.Bytes()
 }
+
+// extractorTo starts an extractor that publishes to pub instead of binding.
+func (p *pipeline) extractorTo(t *testing.T, pub string) *proc {
+	return start(t, "extractor", "--sub", ">"+p.img, "--pub", pub, "--workers", "2")
+}
