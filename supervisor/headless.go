@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,7 +46,9 @@ type Summary struct {
 	Lost            int64              `json:"lost"`             // sequence numbers missing between first and last stored, summed over streams
 	Duplicates      int64              `json:"duplicates"`
 	Restarts        map[string]int     `json:"restarts"`
-	FPS             map[string]float64 `json:"fps"` // average over the run
+	FPS             map[string]float64 `json:"fps"`         // average over the run
+	PeakRSSMB       map[string]float64 `json:"peak_rss_mb"` // highest VmHWM of any process of the stage, MiB
+	Remote          []SummaryRemote    `json:"remote,omitempty"`
 	Kills           int                `json:"kills"`
 	StatusErrors    uint64             `json:"status_errors"`
 	ChaosErrors     []string           `json:"chaos_errors,omitempty"`
@@ -65,6 +69,14 @@ type SummaryStream struct {
 	Missing    int64  `json:"missing"`
 	Duplicates int64  `json:"duplicates"`
 	Drained    bool   `json:"drained"` // its generator stopped on request (exit 0) with no frame unacknowledged
+}
+
+// SummaryRemote is a remote stage (observed, not controlled) seen during
+// the run.
+type SummaryRemote struct {
+	Name string  `json:"name"`
+	Kind string  `json:"kind"`
+	FPS  float64 `json:"fps"` // average over the status lines it appeared in
 }
 
 // Invariant is one checked property of a run.
@@ -92,7 +104,8 @@ func RunHeadless(ctx context.Context, sup *Supervisor, o HeadlessOptions) (Summa
 	if out == nil {
 		out = os.Stdout
 	}
-	h := &headless{sup: sup, o: o, out: out, fpsSum: map[string]float64{}, fpsN: map[string]int{}}
+	h := &headless{sup: sup, o: o, out: out, fpsSum: map[string]float64{}, fpsN: map[string]int{},
+		peakRSS: map[string]int64{}, remote: map[string]string{}}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -174,6 +187,8 @@ type headless struct {
 	lastEvent uint64
 	fpsSum    map[string]float64
 	fpsN      map[string]int
+	peakRSS   map[string]int64  // bytes, by stage instance
+	remote    map[string]string // remote stages seen: name → kind
 	chaosErrs []string
 }
 
@@ -245,6 +260,14 @@ func (h *headless) statusLine(snap Snapshot) {
 		}
 		h.fpsSum[st.Name] += j.FPS
 		h.fpsN[st.Name]++
+		if st.PID > 0 && st.State != StateRemote {
+			if rss := peakRSS(st.PID); rss > h.peakRSS[st.Name] {
+				h.peakRSS[st.Name] = rss
+			}
+		}
+		if st.State == StateRemote {
+			h.remote[st.Name] = st.Kind
+		}
 		js = append(js, j)
 		p := fmt.Sprintf("%s %s %.1ffps q%d d%d e%d r%d", st.Name, st.State, j.FPS, j.Queue, j.Dropped, j.Errors, st.Restarts)
 		if len(st.Faults) > 0 {
@@ -272,6 +295,7 @@ func (h *headless) summary(snap Snapshot, reason string) Summary {
 		StopReason:   reason,
 		Restarts:     map[string]int{},
 		FPS:          map[string]float64{},
+		PeakRSSMB:    map[string]float64{},
 		StatusErrors: snap.StatusErrors,
 		ChaosErrors:  h.chaosErrs,
 		DB:           h.sup.cfg.DB,
@@ -281,15 +305,24 @@ func (h *headless) summary(snap Snapshot, reason string) Summary {
 	}
 	for _, st := range snap.Stages {
 		if st.State == StateRemote {
+			h.remote[st.Name] = st.Kind
 			continue
 		}
 		sum.Restarts[st.Name] = st.Restarts
 		sum.Kills += st.Kills
+		sum.PeakRSSMB[st.Name] = float64(h.peakRSS[st.Name]*10>>20) / 10
 		if n := h.fpsN[st.Name]; n > 0 {
 			sum.FPS[st.Name] = float64(int(h.fpsSum[st.Name]/float64(n)*100+0.5)) / 100
 		} else {
 			sum.FPS[st.Name] = 0
 		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(h.remote)) {
+		r := SummaryRemote{Name: name, Kind: h.remote[name]}
+		if n := h.fpsN[name]; n > 0 {
+			r.FPS = float64(int(h.fpsSum[name]/float64(n)*100+0.5)) / 100
+		}
+		sum.Remote = append(sum.Remote, r)
 	}
 	add := func(name string, ok bool, format string, args ...any) {
 		sum.Invariants = append(sum.Invariants, Invariant{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
@@ -423,4 +456,19 @@ func finalImages(path string) int64 {
 		return -1
 	}
 	return c.Images
+}
+
+// peakRSS reads a process's peak resident set size (VmHWM) in bytes, or 0.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
