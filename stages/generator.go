@@ -49,20 +49,21 @@ type inflight struct {
 }
 
 type generator struct {
-	cfg     GeneratorConfig
-	log     *slog.Logger
-	c       *counters
-	pub     *bus.Socket
-	ack     *bus.Socket
-	window  map[uint64]*inflight
-	bytes   int64
-	seq     uint64
-	srtt    time.Duration // smoothed publish-to-ack time
-	joins   int           // subscriptions seen on pub
-	lastSeq atomic.Uint64 // g.seq, for the status reporter
-	logger  uint64        // incarnation of the logger last heard from
-	resend  bool          // a downstream restart was seen: send the window again
-	bad     limiter
+	cfg       GeneratorConfig
+	log       *slog.Logger
+	c         *counters
+	pub       *bus.Socket
+	ack       *bus.Socket
+	window    map[uint64]*inflight
+	bytes     int64
+	seq       uint64
+	srtt      time.Duration // smoothed publish-to-ack time
+	joins     int           // subscriptions seen on pub
+	firstJoin time.Time     // when the first subscription arrived
+	lastSeq   atomic.Uint64 // g.seq, for the status reporter
+	logger    uint64        // incarnation of the logger last heard from
+	resend    bool          // a downstream restart was seen: send the window again
+	bad       limiter
 }
 
 // RunGenerator publishes the images of cfg.Images until ctx ends, the count
@@ -261,8 +262,9 @@ func (g *generator) waitForRoom(ctx context.Context, n int) bool {
 		if g.cfg.Delivery != DeliveryReliable {
 			return ctx.Err() == nil
 		}
-		// Before anyone subscribes, a PUB socket sends into the void.
-		full := g.joins == 0 || len(g.window) >= g.cfg.Window ||
+		// Before anyone subscribes, a PUB socket sends into the void; and
+		// replicas starting together should all be there for the first frame.
+		full := g.joins == 0 || time.Since(g.firstJoin) < joinSettle || len(g.window) >= g.cfg.Window ||
 			(len(g.window) > 0 && g.bytes+int64(n) > g.cfg.WindowBytes)
 		if !full {
 			return ctx.Err() == nil
@@ -294,6 +296,9 @@ func (g *generator) service(wait time.Duration) {
 	// A new subscriber is usually a restarted extractor: whatever the old
 	// one held is gone, so send the whole window again now, not at timeout.
 	if joined := g.pub.Joins(); joined > 0 {
+		if g.joins == 0 {
+			g.firstJoin = now
+		}
 		g.joins += joined
 		if len(g.window) > 0 {
 			g.log.Info("subscriber joined; resending frames in flight", "frames", len(g.window))
@@ -357,7 +362,12 @@ func (g *generator) onAck(msg []byte) {
 
 // helloGrace is how long after its start a logger may still miss frames:
 // its sockets connect in the background.
-const helloGrace = 2 * time.Second
+const helloGrace = 500 * time.Millisecond
+
+// joinSettle is how long the generator waits after the first subscriber
+// joins before it publishes: extractor replicas started together then all
+// get the first frames, instead of a later join sending them all again.
+const joinSettle = 300 * time.Millisecond
 
 // resendSentBefore sends again, at once, the frames in flight last sent
 // before t: a logger that started at t-helloGrace cannot have stored them.

@@ -11,7 +11,9 @@
 // One screen shows the pipeline as boxes in start order, a table of
 // per-stage rates (fps sparkline, frames, queue bar, drops, errors), the
 // database's row counts, the data links' MB/s, the event log, the selected
-// stage's log lines and a help bar; `?` lists every key. It fits 80×24 and
+// stage's log lines (JSON lines shown compactly: time, message, attributes)
+// and a help bar; `?` lists every key. Keys that arrive in one terminal
+// read are handled one by one. It fits 80×24 and
 // uses the room of larger terminals. Styles are values built from an
 // explicit lipgloss renderer, so NO_COLOR and tests render plain text in
 // which states are still spelled out.

@@ -69,6 +69,17 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
 }
 
+// fmtMs formats a latency given in milliseconds: 380ms, 2.6s, 22s.
+func fmtMs(ms float64) string {
+	switch {
+	case ms < 999.5:
+		return fmt.Sprintf("%.0fms", ms)
+	case ms < 9950:
+		return fmt.Sprintf("%.1fs", ms/1000)
+	}
+	return fmt.Sprintf("%.0fs", ms/1000)
+}
+
 // fmtCount formats a counter with thousands separators: 1,234,567.
 func fmtCount(n int64) string {
 	neg := n < 0

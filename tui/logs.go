@@ -33,6 +33,14 @@ func faultInfo(f pipeline.Fault) string {
 	return string(f)
 }
 
+// faultOnly is the one kind of stage a fault applies to, or "" for any.
+func faultOnly(f pipeline.Fault) string {
+	if f == pipeline.FaultDBFull {
+		return "logger"
+	}
+	return ""
+}
+
 // sectionTitle draws a pane title filling w cells: "─ Events ───────".
 func (m model) sectionTitle(title string, w int) string {
 	t := "─ " + title + " "
@@ -68,32 +76,61 @@ func (m model) viewPanes(l layout) []string {
 	return out
 }
 
-// eventPane is the newest h-1 events under a title, h lines in all.
+// eventPane is the newest events under a title, h lines in all. An event
+// too long for w goes on in a second, indented line, so its text (the pid,
+// the exit, the delay) stays readable on narrow terminals.
 func (m model) eventPane(w, h int) []string {
 	if h <= 0 {
 		return nil
 	}
+	rows := h - 1
+	var blocks [][]string // newest first
+	for i := len(m.snap.Events) - 1; i >= 0 && rows > 0; i-- {
+		b := m.eventLines(m.snap.Events[i], w, rows > 1)
+		if len(b) > rows {
+			b = m.eventLines(m.snap.Events[i], w, false)
+		}
+		blocks = append(blocks, b)
+		rows -= len(b)
+	}
 	out := []string{m.sectionTitle("Events", w)}
-	evs := m.snap.Events
-	evs = evs[max(0, len(evs)-(h-1)):]
-	for _, e := range evs {
-		line := m.styles.Dim.Render(e.At.Format("15:04:05")) + " "
-		if e.Stage != "" {
-			line += clean(e.Stage) + " "
-		}
-		if e.Kind != "" {
-			line += m.styles.eventKind(e.Kind).Render(clean(e.Kind))
-			if e.Text != "" {
-				line += ": "
-			}
-		}
-		line += clean(e.Text)
-		out = append(out, trunc(line, w))
+	for i := len(blocks) - 1; i >= 0; i-- {
+		out = append(out, blocks[i]...)
 	}
 	for len(out) < h {
 		out = append(out, "")
 	}
 	return out
+}
+
+// eventLines draws one event in one line of at most w cells, or, if wrap,
+// two when its text does not fit: the second is indented and cut with "…".
+func (m model) eventLines(e pipeline.Event, w int, wrap bool) []string {
+	head := m.styles.Dim.Render(e.At.Format("15:04:05")) + " "
+	if e.Stage != "" {
+		head += clean(e.Stage) + " "
+	}
+	text := clean(e.Text)
+	if e.Kind != "" {
+		head += m.styles.eventKind(e.Kind).Render(clean(e.Kind))
+		if text != "" {
+			head += ": "
+		}
+	}
+	if ansi.StringWidth(head)+ansi.StringWidth(text) <= w {
+		return []string{head + text}
+	}
+	room := w - ansi.StringWidth(head)
+	if !wrap || room < 8 {
+		return []string{trunc(head+text, w)}
+	}
+	// Break at the last space that fits, else anywhere.
+	first := ansi.Truncate(text, room, "")
+	if i := strings.LastIndexByte(first, ' '); i > 0 {
+		first = first[:i]
+	}
+	rest := strings.TrimLeft(text[len(first):], " ")
+	return []string{head + first, "  " + trunc(rest, w-2)}
 }
 
 // logPane is the selected stage's log lines, scrolled logOffset lines back
@@ -121,8 +158,17 @@ func (m model) logPane(w, h int) []string {
 	case len(m.logs) == 0:
 		out = append(out, m.styles.Dim.Render(trunc("no output yet", w)))
 	}
+	loc := m.now().Location()
 	for _, line := range m.logs[start:end] {
-		out = append(out, trunc(clean(line), w))
+		text, level := compactLog(line, loc, w >= 100)
+		text = trunc(clean(text), w)
+		switch level {
+		case "ERROR":
+			text = m.styles.Error.Render(text)
+		case "WARN":
+			text = m.styles.Blocked.Render(text)
+		}
+		out = append(out, text)
 	}
 	out = out[:min(len(out), h)]
 	for len(out) < h {
@@ -154,7 +200,11 @@ func (m model) viewFaultMenu(w, h int) []string {
 		if active[f] {
 			mark = s.Active.Render(" on")
 		}
-		line := " " + s.Key.Render(b.Help().Key) + "  " + fit(string(f), nameW) + mark + "  " + s.Dim.Render(faultInfo(f))
+		name, info := fit(string(f), nameW), faultInfo(f)
+		if only := faultOnly(f); only != "" && only != st.Kind {
+			name, info = s.Dim.Render(name), info+" ("+only+" only)"
+		}
+		line := " " + s.Key.Render(b.Help().Key) + "  " + name + mark + "  " + s.Dim.Render(info)
 		out = append(out, trunc(line, w))
 	}
 	return out[:min(len(out), h)]
@@ -179,7 +229,12 @@ func (m model) viewFullHelp(w, h int) []string {
 	}
 	hm := m.help
 	hm.Width = w
-	if tallest > rows || ansi.StringWidth(hm.FullHelpView(groups)) > w || strings.Contains(hm.FullHelpView(groups), "…") {
+	grouped := hm.FullHelpView(groups)
+	widest := 0
+	for _, line := range strings.Split(grouped, "\n") {
+		widest = max(widest, ansi.StringWidth(line))
+	}
+	if tallest > rows || widest > w || strings.Contains(grouped, "…") {
 		cols = nil
 		for i := 0; i < len(all); i += rows {
 			cols = append(cols, all[i:min(i+rows, len(all))])

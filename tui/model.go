@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -108,9 +110,12 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.Stage != "" {
 			what += " " + msg.Stage
 		}
-		if msg.Err != nil {
+		switch {
+		case msg.Err != nil && msg.Stage != "" && strings.Contains(msg.Err.Error(), msg.Stage):
+			m.setFlash("✗ "+msg.Err.Error(), true) // it names the stage and the operation
+		case msg.Err != nil:
 			m.setFlash(fmt.Sprintf("✗ %s: %v", what, msg.Err), true)
-		} else {
+		default:
 			m.setFlash("✓ "+what, false)
 		}
 		return m, nil
@@ -122,9 +127,26 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case tea.KeyMsg:
+		if msg.Type == tea.KeyRunes && !msg.Paste && len(msg.Runes) > 1 {
+			return m.handleKeys(msg)
+		}
 		return m.handleKey(msg)
 	}
 	return m, nil
+}
+
+// handleKeys handles keys that arrived together. Bubble Tea reports the
+// printable characters of one terminal read as a single message, so keys
+// typed quickly (or sent by tmux send-keys, or delayed by a slow link) come
+// as "jK"; each is handled in turn, as if typed apart.
+func (m model) handleKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	for _, r := range msg.Runes {
+		next, cmd := m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt})
+		m = next.(model)
+		cmds = append(cmds, cmd)
+	}
+	return m, tea.Batch(cmds...)
 }
 
 func (m model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
@@ -150,7 +172,14 @@ func (m model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 				if key.Matches(msg, b) {
 					m.menu = false
 					f := pipeline.AllFaults[i]
-					return m.stageCmd("fault "+string(f), func(name string) error { return m.c.Inject(name, f) })
+					op := "fault " + string(f) // one-shot: kill
+					if st, ok := m.selectedStage(); ok && f != pipeline.FaultKill {
+						op += " on" // faults are toggled: say which way
+						if slices.Contains(st.Faults, f) {
+							op = "fault " + string(f) + " off"
+						}
+					}
+					return m.stageCmd(op, func(name string) error { return m.c.Inject(name, f) })
 				}
 			}
 		}

@@ -524,3 +524,121 @@ func TestNoColorIsReadable(t *testing.T) {
 		t.Fatal("256-colour view has no colour")
 	}
 }
+
+// TestKeysTogether: a terminal read may hold several keys ("jK" when typed
+// quickly or sent by tmux send-keys); each acts as if typed alone.
+func TestKeysTogether(t *testing.T) {
+	f := newFake(fixture(0))
+	m := loaded(t, f)
+	m, cmd := update(t, m, keyMsg("jK"))
+	if m.selected != "extractor-0" {
+		t.Fatalf("after \"jK\": selected %q; want extractor-0", m.selected)
+	}
+	for _, msg := range run(t, cmd) {
+		m, _ = update(t, m, msg)
+	}
+	if got, want := f.commands(), []string{"Kill extractor-0"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("\"jK\": calls %q; want %q", got, want)
+	}
+	// A paste is text, not keys.
+	f2 := newFake(fixture(0))
+	m2 := loaded(t, f2)
+	paste := keyMsg("jK")
+	paste.Paste = true
+	_, cmd = update(t, m2, paste)
+	run(t, cmd)
+	if got := f2.commands(); len(got) != 0 {
+		t.Fatalf("pasted \"jK\": calls %q; want none", got)
+	}
+}
+
+// TestFaultFlashSaysWhichWay: faults are toggles, so the flash says
+// whether the key turned the fault on or off.
+func TestFaultFlashSaysWhichWay(t *testing.T) {
+	for _, tt := range []struct{ key, want string }{
+		{"6", "✓ fault slow off extractor-0"}, // active in the fixture
+		{"2", "✓ fault pause on extractor-0"},
+		{"1", "✓ fault kill extractor-0"}, // one-shot
+	} {
+		m := loaded(t, newFake(fixture(0)))
+		m, _ = update(t, m, keyMsg("j"))
+		m, _ = update(t, m, keyMsg("f"))
+		m, cmd := update(t, m, keyMsg(tt.key))
+		for _, msg := range run(t, cmd) {
+			m, _ = update(t, m, msg)
+		}
+		if m.flash != tt.want {
+			t.Errorf("f %s: flash %q; want %q", tt.key, m.flash, tt.want)
+		}
+	}
+}
+
+// TestErrorFlashNamesStageOnce: the supervisor's errors already name the
+// operation and the stage; the flash does not repeat them.
+func TestErrorFlashNamesStageOnce(t *testing.T) {
+	m := loaded(t, newFake(fixture(0)))
+	m, _ = update(t, m, CommandResultMsg{Op: "fault dbfull on", Stage: "extractor-0",
+		Err: errors.New("inject dbfull extractor-0: fault does not apply to this kind of stage")})
+	if want := "✗ inject dbfull extractor-0: fault does not apply to this kind of stage"; m.flash != want {
+		t.Fatalf("flash %q; want %q", m.flash, want)
+	}
+}
+
+// TestSlowIsNotPaused: the slow fault pauses a stage part of the time;
+// the console calls it slow, and counts it as running.
+func TestSlowIsNotPaused(t *testing.T) {
+	s := fixture(0)
+	s.Stages[1].Paused = true // what the supervisor reports for slow
+	m := newTestModel(newFake(s), Options{})
+	m, _ = update(t, m, SnapshotMsg{Snapshot: s})
+	if got := displayState(s.Stages[1]); got != "slow" {
+		t.Fatalf("displayState(slow) = %q; want slow", got)
+	}
+	v := m.View()
+	if !strings.Contains(v, "● slow") || !strings.Contains(v, "3/5 running") {
+		t.Fatalf("slow stage not shown as slow and running:\n%s", v)
+	}
+}
+
+// TestStoppingIsNotRunning: the title counts stages that are running, not
+// those stopping or blocked.
+func TestStoppingIsNotRunning(t *testing.T) {
+	s := fixture(0)
+	st := *s.Stages[0].Status
+	st.State = "stopping"
+	s.Stages[0].Status = &st
+	m := newTestModel(newFake(s), Options{})
+	m, _ = update(t, m, SnapshotMsg{Snapshot: s})
+	if v := m.View(); !strings.Contains(v, "2/5 running") || !strings.Contains(v, "● stopping") {
+		t.Fatalf("stopping generator counted as running or not shown:\n%s", v)
+	}
+}
+
+// TestEventsWrap: at 80 columns an event's text goes on in a second line
+// rather than being cut, as long as there is room.
+func TestEventsWrap(t *testing.T) {
+	m := loaded(t, newFake(fixture(0)))
+	v := m.View()
+	for _, want := range []string{"09:59:59 extractor-1 exit: signal:", "  killed; restart in 4s"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	lines := m.eventPane(39, 2) // room for one line
+	if len(lines) != 2 || !strings.HasSuffix(lines[1], "…") || !strings.Contains(lines[1], "exit: signal") {
+		t.Errorf("eventPane(39, 2) = %q; want the newest event cut on one line", lines)
+	}
+}
+
+// TestBoxFaultsFit: faults that do not fit the state line move to the
+// third line rather than being cut.
+func TestBoxFaultsFit(t *testing.T) {
+	m := loaded(t, newFake(fixture(0)))
+	st := m.snap.Stages[2] // backing off
+	st.Faults = []pipeline.Fault{pipeline.FaultCrashLoop}
+	got := m.boxContent(st, displayState(st), 22, 3)
+	want := []string{"● backoff 3s", "last exit: killed", "restarts 1 · crashloop"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("boxContent = %q; want %q", got, want)
+	}
+}

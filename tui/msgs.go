@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"path/filepath"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -85,6 +86,11 @@ func commandCmd(op, stage string, do func() error) tea.Cmd {
 func drawCmd(draw func() (string, error)) tea.Cmd {
 	return func() tea.Msg {
 		path, err := draw()
+		if err == nil && path != "" && !filepath.IsAbs(path) {
+			if abs, err := filepath.Abs(path); err == nil {
+				path = abs // tell the operator where to look
+			}
+		}
 		return DrawResultMsg{Path: path, Err: err}
 	}
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,10 +14,13 @@ import (
 )
 
 // displayState is the state word shown for a stage: the supervisor's state,
-// refined by what it knows besides (paused) and what the stage reports
-// (blocked on a full database, stopping).
+// refined by what it knows besides (paused, or slowed by the slow fault)
+// and what the stage reports (blocked on a full database, stopping).
 func displayState(st pipeline.StageSnapshot) string {
 	if st.Paused {
+		if slices.Contains(st.Faults, pipeline.FaultSlow) && !slices.Contains(st.Faults, pipeline.FaultPause) {
+			return "slow"
+		}
 		return "paused"
 	}
 	if st.State == pipeline.StateRunning && st.Status != nil {
@@ -29,6 +33,12 @@ func displayState(st pipeline.StageSnapshot) string {
 		return "unknown"
 	}
 	return string(st.State)
+}
+
+// current reports whether the stage's last status describes it now: it
+// runs, reports on time and is not paused (a slowed stage still reports).
+func current(st pipeline.StageSnapshot) bool {
+	return (st.State == pipeline.StateRunning || st.State == pipeline.StateRemote) && displayState(st) != "paused"
 }
 
 // live reports whether the stage has a process the supervisor watches.
@@ -117,26 +127,24 @@ func shortExit(s string) string {
 }
 
 // boxContent is a box's n content lines: state, pid or last exit, uptime
-// and restarts, active faults, and with four lines the stage's rate. Narrow
-// boxes show active faults in place of the uptime.
+// and restarts, and with four lines the stage's rate. Active faults go on
+// the state line when they fit, else on the third line.
 func (m model) boxContent(st pipeline.StageSnapshot, word string, iw, n int) []string {
 	now := m.now()
 	wide := iw >= 22
-	state := m.styles.state(word).Render("● " + word)
+	state := "● " + word
 	if st.State == pipeline.StateBackoff && !st.BackoffUntil.IsZero() {
 		state += " " + fmtDur(st.BackoffUntil.Sub(now).Round(time.Second))
 	}
-	faults := ""
-	if len(st.Faults) > 0 {
-		fs := make([]string, len(st.Faults))
-		for i, f := range st.Faults {
-			fs[i] = string(f)
+	var fs []string
+	for _, f := range st.Faults {
+		// The state word already says "paused" or "slow".
+		if (f == pipeline.FaultPause && word == "paused") || (f == pipeline.FaultSlow && word == "slow") {
+			continue
 		}
-		faults = m.styles.Paused.Render(strings.Join(fs, ","))
+		fs = append(fs, string(f))
 	}
-	if wide && faults != "" {
-		state += " [" + faults + "]"
-	}
+	faults := strings.Join(fs, ",")
 	restarts := strconv.Itoa(st.Restarts)
 	var second, third string
 	if live(st) {
@@ -144,7 +152,7 @@ func (m model) boxContent(st pipeline.StageSnapshot, word string, iw, n int) []s
 		if st.PID == 0 {
 			second = "pid -"
 		}
-		if st.Status != nil && st.Status.Host != "" {
+		if st.State == pipeline.StateRemote && st.Status != nil && st.Status.Host != "" {
 			second += " @" + clean(st.Status.Host)
 		}
 		up := "up -"
@@ -161,26 +169,36 @@ func (m model) boxContent(st pipeline.StageSnapshot, word string, iw, n int) []s
 		exit := clean(st.LastExit)
 		switch {
 		case exit == "":
-			exit = "not running"
+			second = "not running"
 		case wide:
-			exit = "last exit " + exit
+			second = pick(iw, "last exit: "+exit, "last exit: "+shortExit(exit), shortExit(exit))
 		default:
-			exit = shortExit(exit)
+			second = shortExit(exit)
 		}
-		second = exit
-		third = "restarts " + restarts
-		if !wide {
+		if wide {
+			third = "restarts " + restarts
+		} else {
 			second += " ↻" + restarts
-			third = ""
 		}
 	}
-	if !wide && faults != "" {
-		third = "fault " + faults
+	fstyle := m.styles.Paused
+	stateLine := m.styles.state(word).Render(state)
+	switch {
+	case faults == "":
+	case ansi.StringWidth(state+" ["+faults+"]") <= iw:
+		stateLine += " [" + fstyle.Render(faults) + "]"
+	case third != "" && ansi.StringWidth(third+" · "+faults) <= iw:
+		third += " · " + fstyle.Render(faults)
+	default:
+		third = "fault " + fstyle.Render(faults)
 	}
 	rate := ""
 	if live(st) && st.Status != nil {
 		rate = fmt.Sprintf("%.1f fps · queue %d", st.Status.FPS, st.Status.QueueDepth)
+		if !current(st) {
+			rate = m.styles.Dim.Render(rate) // the last status: old news
+		}
 	}
-	lines := []string{state, second, third, rate}
+	lines := []string{stateLine, second, third, rate}
 	return lines[:min(n, len(lines))]
 }

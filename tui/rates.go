@@ -32,7 +32,7 @@ func (r *rates) observe(s pipeline.Snapshot) {
 	seen := make(map[string]bool, len(s.Stages))
 	for _, st := range s.Stages {
 		seen[st.Name] = true
-		r.live[st.Name] = !st.Paused && (st.State == pipeline.StateRunning || st.State == pipeline.StateRemote)
+		r.live[st.Name] = current(st)
 		if st.Status == nil {
 			delete(r.samples, st.Name)
 			continue

@@ -29,10 +29,15 @@ func (m model) columns(w int) []column {
 			scale = max(scale, st.Status.QueueDepth)
 		}
 	}
+	// status cells show the last status received; when it is not current
+	// (the process is gone, paused or silent) they are dimmed.
 	status := func(f func(st pipeline.StageSnapshot) string) func(st pipeline.StageSnapshot) string {
 		return func(st pipeline.StageSnapshot) string {
 			if st.Status == nil {
 				return s.Dim.Render("-")
+			}
+			if !current(st) {
+				return s.Dim.Render(ansi.Strip(f(st)))
 			}
 			return f(st)
 		}
@@ -61,6 +66,9 @@ func (m model) columns(w int) []column {
 		}})
 	}
 	cols = append(cols, column{title: "FPS", w: 5, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+		if !live(st) {
+			return "-" // the process is gone: its last rate is history
+		}
 		return fmt.Sprintf("%.1f", st.Status.FPS)
 	})})
 	sparkCol := len(cols)
@@ -93,11 +101,11 @@ func (m model) columns(w int) []column {
 			column{title: "MB/s OUT", w: 8, right: true, cell: func(st pipeline.StageSnapshot) string {
 				return fmt.Sprintf("%.2f", m.rates.rate(st.Name)/1e6)
 			}},
-			column{title: "P50/P99 ms", w: 10, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+			column{title: "P50/P99", w: 11, right: true, cell: status(func(st pipeline.StageSnapshot) string {
 				if st.Status.Latency == nil {
 					return s.Dim.Render("-")
 				}
-				return fmt.Sprintf("%.0f/%.0f", st.Status.Latency.P50, st.Status.Latency.P99)
+				return fmtMs(st.Status.Latency.P50) + "/" + fmtMs(st.Status.Latency.P99)
 			})},
 		)
 	}
@@ -249,11 +257,11 @@ func (m model) viewDetail(w int) string {
 		parts = append(parts, s.Paused.Render("faults "+strings.Join(fs, ",")))
 	}
 	if st.LastExit != "" {
-		parts = append(parts, "last exit "+clean(st.LastExit))
+		parts = append(parts, "last exit: "+clean(st.LastExit))
 	}
 	if ss := st.Status; ss != nil {
 		if ss.Latency != nil {
-			parts = append(parts, fmt.Sprintf("latency p50 %.0fms p99 %.0fms", ss.Latency.P50, ss.Latency.P99))
+			parts = append(parts, "latency p50 "+fmtMs(ss.Latency.P50)+" p99 "+fmtMs(ss.Latency.P99))
 		}
 		if ss.Resent > 0 {
 			parts = append(parts, "resent "+fmtCount(int64(ss.Resent)))

@@ -92,7 +92,7 @@ func (s Styles) state(word string) lipgloss.Style {
 		return s.Stopped
 	case "failed":
 		return s.Failed
-	case "paused":
+	case "paused", "slow":
 		return s.Paused
 	case "remote":
 		return s.Remote
@@ -119,7 +119,7 @@ func (s Styles) eventKind(kind string) lipgloss.Style {
 		return s.Stopped
 	case "stale":
 		return s.Stale
-	case "remote", "move", "order":
+	case "remote", "move", "order", "reorder":
 		return s.Remote
 	}
 	return s.Dim

@@ -5,14 +5,15 @@ import (
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/x/ansi"
-
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
 )
 
 // Box geometry.
 const (
 	minBoxW = 14 // narrowest box: "extractor-10" fits in its top border
-	maxBoxW = 44
+	maxBoxW = 56
+	// maxArrowW is the longest arrow between boxes: on wide terminals the
+	// arrows take up the room the widest boxes leave.
+	maxArrowW = 12
 	// sidePanesMin is the narrowest width that shows the event log and the
 	// log lines side by side; narrower terminals stack them.
 	sidePanesMin = 60
@@ -64,6 +65,10 @@ func (m model) layout() layout {
 			l.arrowW = 0
 		}
 		l.boxW = min(maxBoxW, max(1, (l.w-(l.perRow-1)*l.arrowW)/l.perRow))
+		if l.perRow > 1 && l.arrowW == 3 {
+			spare := l.w - l.perRow*l.boxW - (l.perRow-1)*l.arrowW
+			l.arrowW = min(maxArrowW, l.arrowW+spare/(l.perRow-1))
+		}
 		rows := (n + l.perRow - 1) / l.perRow
 		l.boxLines = 3
 		if l.h >= tallH {
@@ -151,7 +156,8 @@ func (m model) viewTitle(w int) string {
 	if m.haveSnap {
 		running := 0
 		for _, st := range m.snap.Stages {
-			if st.State == pipeline.StateRunning && !st.Paused {
+			switch displayState(st) {
+			case "running", "slow":
 				running++
 			}
 		}

@@ -137,3 +137,22 @@ func TestGoldenHelp80x24(t *testing.T) {
 	m, _ = update(t, m, keyMsg("?"))
 	golden.RequireEqual(t, []byte(m.View()))
 }
+
+// TestFullHelpGroupsOnWideScreens: a terminal with room shows the keys in
+// their groups, one group a column.
+func TestFullHelpGroupsOnWideScreens(t *testing.T) {
+	m := loaded(t, newFake(fixture(0)))
+	m, _ = update(t, m, tea.WindowSizeMsg{Width: 200, Height: 50})
+	m, _ = update(t, m, keyMsg("?"))
+	v := m.View()
+	found := false
+	for _, line := range strings.Split(v, "\n") {
+		// The first row of each group: navigation, stage commands, ...
+		if strings.Contains(line, "select previous stage") && strings.Contains(line, "start stage") && strings.Contains(line, "fault menu") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("at 200×50 the full help is not in its groups:\n%s", v)
+	}
+}
