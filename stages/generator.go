@@ -34,7 +34,7 @@ type GeneratorConfig struct {
 	WindowBytes int64         // reliable: most unacknowledged bytes. Defaults to 256 MiB
 	StreamID    uint64        // 0 = random
 	State       string        // file keeping the stream and window across restarts; "" = none
-	Drain       time.Duration // on stop, how long to wait for the window to empty. Defaults to 15s
+	Drain       time.Duration // on stop, how long to wait for an acknowledgement before giving up the window. Defaults to 15s
 	HWM         int           // send high-water mark in messages. Defaults to 8
 }
 
@@ -68,7 +68,8 @@ type generator struct {
 
 // RunGenerator publishes the images of cfg.Images until ctx ends, the count
 // is reached or, with Once, after one pass. Under reliable delivery it then
-// waits (up to cfg.Drain) for every frame in flight to be acknowledged.
+// waits for every frame in flight to be acknowledged, as long as
+// acknowledgements keep coming (see drain).
 func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) error {
 	cfg.setDefaults("generator")
 	if cfg.Pub == "" {
@@ -392,7 +393,7 @@ func (g *generator) rto() time.Duration {
 	return min(max(3*g.srtt+2*time.Second, 10*time.Second), 2*time.Minute)
 }
 
-// drain waits up to cfg.Drain for the window to empty, so that stopping the
+// drain waits for the window to empty, so that stopping the
 // generator loses nothing already published.
 func (g *generator) drain() {
 	if len(g.window) == 0 {
@@ -400,9 +401,17 @@ func (g *generator) drain() {
 	}
 	g.c.setState(wire.StateStopping)
 	g.log.Info("draining frames in flight", "frames", len(g.window))
-	deadline := time.Now().Add(g.cfg.Drain)
-	for len(g.window) > 0 && time.Now().Before(deadline) {
+	// Wait while the window keeps shrinking: large frames on a slow machine
+	// may take minutes to drain, and that is fine. Give up only when no
+	// acknowledgement has come for Drain, or for two resend timeouts if that
+	// is longer (nothing downstream is making progress).
+	stall := max(g.cfg.Drain, 2*g.rto())
+	last, lastN := time.Now(), len(g.window)
+	for len(g.window) > 0 && time.Since(last) < stall {
 		g.service(50 * time.Millisecond)
+		if len(g.window) < lastN {
+			last, lastN = time.Now(), len(g.window)
+		}
 	}
 	if n := len(g.window); n > 0 {
 		seqs := make([]uint64, 0, n)

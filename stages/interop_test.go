@@ -20,7 +20,7 @@ import (
 
 // seedImage builds a seed IMAGE_DATA message.
 func seedImage(name string, w, h, c uint32, data []byte) []byte {
-	b := []byte{1}                                    // type IMAGE_DATA
+	b := []byte{1}                                     // type IMAGE_DATA
 	b = binary.BigEndian.AppendUint64(b, 1700000000e9) // timestamp, ns
 	b = binary.BigEndian.AppendUint32(b, w)
 	b = binary.BigEndian.AppendUint32(b, h)
