@@ -6,6 +6,7 @@
 //	imaging-tui --no-tui [flags]   the same supervisor, headless
 //	imaging-tui stage NAME [flags] one stage on its own
 //	imaging-tui db CMD [flags]     read the database
+//	imaging-tui config print       the effective configuration (defaults, --config FILE, flags)
 //	imaging-tui version            versions of this binary and its libraries
 package main
 
@@ -18,6 +19,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,6 +33,8 @@ import (
 	"github.com/imaging-tui/imaging-tui/stages/bus"
 	"github.com/imaging-tui/imaging-tui/stages/sift"
 	"github.com/imaging-tui/imaging-tui/supervisor"
+	"github.com/imaging-tui/imaging-tui/supervisor/config"
+	"github.com/imaging-tui/imaging-tui/supervisor/metrics"
 	"github.com/imaging-tui/imaging-tui/tui"
 )
 
@@ -79,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return stages.Main(ctx, args[1:], sampleImages(), stderr)
 		case "db":
 			return dbcmd.Main(ctx, args[1:], stdout, stderr)
+		case "config":
+			return config.Main(args[1:], stdout, stderr)
 		case "bench":
 			exe, err := os.Executable()
 			if err != nil {
@@ -118,6 +124,7 @@ Usage:
   imaging-tui --no-tui [flags]     run it headless: status lines, then a JSON summary
   imaging-tui stage NAME [flags]   run one stage on its own: generator, extractor, logger
   imaging-tui db CMD [flags]       read the database
+  imaging-tui config print [flags] print the effective configuration (defaults, --config FILE, flags)
   imaging-tui version              print the versions of this binary and its libraries
 
 Add --help to any command for its flags.
@@ -128,11 +135,8 @@ Add --help to any command for its flags.
 func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("imaging-tui", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfg := supervisor.DefaultConfig()
-	cfg.RegisterFlags(fs)
-	ho := supervisor.HeadlessOptions{Out: stdout}
-	ho.RegisterFlags(fs)
-	noTUI := fs.Bool("no-tui", false, "run headless: status lines on stdout, then one JSON summary (for CI and scripts)")
+	var set config.Settings // supervisor, headless, --no-tui, --metrics, --config
+	set.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage, "\nFlags of the supervisor (console and --no-tui):\n")
 		fs.PrintDefaults()
@@ -147,12 +151,33 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "imaging-tui: unknown command %q\n\n%s", fs.Arg(0), usage)
 		return stages.ErrUsage
 	}
-	if *noTUI {
+	if err := set.ApplyFile(fs); err != nil { // flags given override the file
+		return err
+	}
+	for _, w := range set.Warnings() {
+		fmt.Fprintf(stderr, "imaging-tui: warning: %s\n", w)
+	}
+	cfg, ho := set.Supervisor, set.Headless
+	ho.Out = stdout
+	var metricsLn net.Listener // opened before the pipeline starts, so a taken port fails at once
+	if set.Metrics != "" {
+		ln, err := metrics.Listen(set.Metrics)
+		if err != nil {
+			return err
+		}
+		defer ln.Close() // in case the supervisor never starts; serveMetrics closes it otherwise
+		metricsLn = ln
+	}
+	if set.NoTUI {
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		sup, err := supervisor.New(cfg, log)
 		if err != nil {
 			return err
 		}
+		if metricsLn != nil {
+			fmt.Fprintf(stderr, "imaging-tui: metrics on http://%s/metrics\n", metricsLn.Addr())
+		}
+		defer serveMetrics(metricsLn, sup, log)()
 		if _, err := supervisor.RunHeadless(ctx, sup, ho); err != nil {
 			if errors.Is(err, supervisor.ErrInvariant) {
 				fmt.Fprintf(stderr, "imaging-tui: %v (logs in %s)\n", err, sup.RunDir())
@@ -162,12 +187,29 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		return nil
 	}
-	return runConsole(ctx, cfg)
+	return runConsole(ctx, cfg, metricsLn)
+}
+
+// serveMetrics serves sup's Prometheus metrics on ln (nil: none) until the
+// returned stop is called, which waits for the server to end.
+func serveMetrics(ln net.Listener, sup *supervisor.Supervisor, log *slog.Logger) (stop func()) {
+	if ln == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := metrics.ServeListener(ctx, ln, sup.Snapshot); err != nil {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // runConsole runs the supervisor under the terminal console. Logs go to a
 // file in the run folder: the console owns the terminal.
-func runConsole(ctx context.Context, cfg supervisor.Config) error {
+func runConsole(ctx context.Context, cfg supervisor.Config, metricsLn net.Listener) error {
 	if !isTerminal(os.Stdin) || !isTerminal(os.Stdout) {
 		return errors.New("the console needs a terminal; use --no-tui to run headless")
 	}
@@ -176,10 +218,12 @@ func runConsole(ctx context.Context, cfg supervisor.Config) error {
 		return err
 	}
 	defer logFile.Close()
-	sup, err := supervisor.New(cfg, slog.New(slog.NewTextHandler(logFile, nil)))
+	log := slog.New(slog.NewTextHandler(logFile, nil))
+	sup, err := supervisor.New(cfg, log)
 	if err != nil {
 		return err
 	}
+	defer serveMetrics(metricsLn, sup, log)() // until the pipeline has stopped
 	runCtx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- sup.Run(runCtx) }()

@@ -64,9 +64,13 @@ type Config struct {
 	QuickExits    int           // exits within MinUptime of start, in a row, before failed. Defaults to 5
 	MinUptime     time.Duration // Defaults to 2s
 	ResetAfter    time.Duration // a stage up this long has its failure count reset. Defaults to 30s
+	// Restart overrides RestartBase, RestartCap, MaxRestarts and
+	// RestartWindow for the stages of one kind (generator, extractor,
+	// logger); its zero fields keep the values above. Set by the config file.
+	Restart map[string]RestartPolicy
 
 	StopGrace  time.Duration // SIGTERM → SIGKILL delay for stop and shutdown. Defaults to 10s
-	DrainGrace time.Duration // at shutdown, how long a generator may take to drain. Defaults to 30s
+	DrainGrace time.Duration // at shutdown, how long a generator may take to drain. Defaults to 5m: it gives up by itself when nothing drains
 	StaleAfter time.Duration // no status for this long: stale. Defaults to 1s
 	StartWait  time.Duration // in start order, wait this long for a stage's first status before the next. Defaults to 5s
 
@@ -94,7 +98,7 @@ func DefaultConfig() Config {
 		MinUptime:     2 * time.Second,
 		ResetAfter:    30 * time.Second,
 		StopGrace:     10 * time.Second,
-		DrainGrace:    30 * time.Second,
+		DrainGrace:    5 * time.Minute,
 		StaleAfter:    time.Second,
 		StartWait:     5 * time.Second,
 	}

@@ -214,6 +214,7 @@ func (s *Supervisor) exited(in *instance, pid int, ex exitInfo) {
 // through backoff but does not count towards giving up.
 func (s *Supervisor) failureLocked(in *instance, now time.Time, uptime time.Duration) {
 	c := &s.cfg
+	p := c.restartPolicy(in.kind)
 	if uptime >= c.ResetAfter {
 		in.consecutive, in.quick, in.failTimes = 0, 0, nil
 	}
@@ -224,7 +225,7 @@ func (s *Supervisor) failureLocked(in *instance, now time.Time, uptime time.Dura
 		} else {
 			in.quick = 0
 		}
-		cut := now.Add(-c.RestartWindow)
+		cut := now.Add(-p.Window)
 		kept := in.failTimes[:0]
 		for _, t := range in.failTimes {
 			if t.After(cut) {
@@ -239,12 +240,12 @@ func (s *Supervisor) failureLocked(in *instance, now time.Time, uptime time.Dura
 		in.failed = true
 		s.setStateLocked(in, StateFailed)
 		s.eventLocked(in, "failed", "exited within %v of start %d times in a row: giving up", c.MinUptime, in.quick)
-	case len(in.failTimes) > c.MaxRestarts:
+	case len(in.failTimes) > p.MaxRestarts:
 		in.failed = true
 		s.setStateLocked(in, StateFailed)
-		s.eventLocked(in, "failed", "%d failures within %v: giving up", len(in.failTimes), c.RestartWindow)
+		s.eventLocked(in, "failed", "%d failures within %v: giving up", len(in.failTimes), p.Window)
 	default:
-		d := backoff(c.RestartBase, c.RestartCap, in.consecutive)
+		d := backoff(p.Base, p.Cap, in.consecutive)
 		in.backoffUntil = now.Add(d)
 		s.setStateLocked(in, StateBackoff)
 		s.eventLocked(in, "backoff", "restart in %v (failure %d)", d.Round(time.Millisecond), in.consecutive)
