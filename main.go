@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/imaging-tui/imaging-tui/db/dbcmd"
 	"github.com/imaging-tui/imaging-tui/stages"
@@ -178,6 +179,7 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintf(stderr, "imaging-tui: metrics on http://%s/metrics\n", metricsLn.Addr())
 		}
 		defer serveMetrics(metricsLn, sup, log)()
+		defer killOnSecondSignal(sup, stderr, false)()
 		if _, err := supervisor.RunHeadless(ctx, sup, ho); err != nil {
 			if errors.Is(err, supervisor.ErrInvariant) {
 				fmt.Fprintf(stderr, "imaging-tui: %v (logs in %s)\n", err, sup.RunDir())
@@ -231,12 +233,70 @@ func runConsole(ctx context.Context, cfg supervisor.Config, metricsLn net.Listen
 		return dbcmd.DrawLatest(ctx, cfg.DB, ".")
 	}
 	uiErr := tui.Run(ctx, sup, tui.Options{DBPath: cfg.DB, Draw: draw})
-	stopPipeline() // children stop in reverse start order; Run returns once all are reaped
-	fmt.Fprintln(os.Stderr, "imaging-tui: stopping the pipeline…")
-	runErr := <-done
+	fmt.Fprintln(os.Stderr, "imaging-tui: stopping the pipeline (the generator first drains its frames in flight; Ctrl-C again to kill at once)…")
+	stopForce := killOnSecondSignal(sup, os.Stderr, true)
+	defer stopForce()
+	stopPipeline()
+	runErr := awaitShutdown(sup, done, os.Stderr)
 	fmt.Fprintf(os.Stderr, "imaging-tui: stopped; stage logs in %s, supervisor log %s\n",
 		filepath.Join(sup.RunDir(), "logs"), logFile.Name())
 	return errors.Join(uiErr, runErr)
+}
+
+// awaitShutdown waits for the supervisor's Run to return, printing the stop
+// and exit events meanwhile, so a long drain is not a silent wait.
+func awaitShutdown(sup *supervisor.Supervisor, done <-chan error, w io.Writer) error {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	var seen uint64
+	for _, e := range sup.Snapshot().Events {
+		seen = max(seen, e.Seq)
+	}
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			for _, e := range sup.Snapshot().Events {
+				if e.Seq > seen {
+					seen = e.Seq
+					if e.Kind == "exit" || e.Kind == "kill" || e.Kind == "stop" || e.Kind == "shutdown" {
+						fmt.Fprintf(w, "imaging-tui:   %s %s: %s\n", e.Stage, e.Kind, e.Text)
+					}
+				}
+			}
+		}
+	}
+}
+
+// killOnSecondSignal arms SIGINT/SIGTERM during shutdown: the first one
+// (after the one that began it, when already is false) kills every stage's
+// process group at once, for an operator who will not wait for a drain.
+// The returned func disarms it.
+func killOnSecondSignal(sup *supervisor.Supervisor, w io.Writer, already bool) (stop func()) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	quit := make(chan struct{})
+	go func() {
+		if !already {
+			select {
+			case <-ch:
+			case <-quit:
+				return
+			}
+		}
+		select {
+		case <-ch:
+			fmt.Fprintln(w, "imaging-tui: interrupted again: killing every stage now (frames in flight will be resent by the next run's generator only if it resumes its stream)")
+			for _, st := range sup.Snapshot().Stages {
+				if st.PID > 0 && st.State != supervisor.StateRemote {
+					_ = syscall.Kill(-st.PID, syscall.SIGKILL)
+				}
+			}
+		case <-quit:
+		}
+	}()
+	return func() { signal.Stop(ch); close(quit) }
 }
 
 func isTerminal(f *os.File) bool {

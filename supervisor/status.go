@@ -94,9 +94,15 @@ func (s *Supervisor) handleStatus(msg []byte, now time.Time) {
 	if !in.remote && (in.pid == 0 || st.PID != in.pid) {
 		return // from a process that is gone, or not ours
 	}
-	if st.PID != in.dropPID {
+	// A process's dropped count starts again at 0, so carry the old one
+	// over — except the logger's, which is the gaps in the database,
+	// counted again from the database when it starts.
+	if st.PID != in.dropPID && in.kind != KindLogger {
 		in.dropBase += in.dropLast
 		in.dropPID, in.dropLast = st.PID, 0
+	}
+	if in.kind == KindLogger {
+		in.dropPID = st.PID
 	}
 	in.dropLast = st.Dropped
 	in.status = &st
