@@ -58,7 +58,7 @@ func Main(ctx context.Context, args []string, samples fs.FS, stderr io.Writer) e
 		fs.StringVar(&windowBytes, "window-bytes", "256MiB", "reliable delivery: most bytes in flight unacknowledged")
 		fs.Uint64Var(&cfg.StreamID, "stream-id", 0, "stream `id` in every frame (0 = random)")
 		fs.StringVar(&cfg.State, "state", "", "`file` keeping the stream and the frames in flight across restarts (reliable delivery)")
-		fs.DurationVar(&cfg.Drain, "drain", 0, "on stop, wait for the frames in flight while acknowledgements come; give up after this long without one (default 15s, at least two resend timeouts)")
+		fs.DurationVar(&cfg.Drain, "drain", 0, "on stop, wait for the frames in flight while acknowledgements come; give up after this long without one (default 30s, at least four resend timeouts)")
 		run = func(ctx context.Context, log *slog.Logger) error {
 			n, err := ParseSize(windowBytes)
 			if err != nil {

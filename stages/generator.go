@@ -34,7 +34,7 @@ type GeneratorConfig struct {
 	WindowBytes int64         // reliable: most unacknowledged bytes. Defaults to 256 MiB
 	StreamID    uint64        // 0 = random
 	State       string        // file keeping the stream and window across restarts; "" = none
-	Drain       time.Duration // on stop, how long to wait for an acknowledgement before giving up the window. Defaults to 15s
+	Drain       time.Duration // on stop, how long to wait for an acknowledgement before giving up the window. Defaults to 30s
 	HWM         int           // send high-water mark in messages. Defaults to 8
 }
 
@@ -85,7 +85,7 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 		cfg.WindowBytes = 256 << 20
 	}
 	if cfg.Drain <= 0 {
-		cfg.Drain = 15 * time.Second
+		cfg.Drain = 30 * time.Second
 	}
 	if cfg.HWM <= 0 {
 		cfg.HWM = 8
@@ -403,9 +403,10 @@ func (g *generator) drain() {
 	g.log.Info("draining frames in flight", "frames", len(g.window))
 	// Wait while the window keeps shrinking: large frames on a slow machine
 	// may take minutes to drain, and that is fine. Give up only when no
-	// acknowledgement has come for Drain, or for two resend timeouts if that
-	// is longer (nothing downstream is making progress).
-	stall := max(g.cfg.Drain, 2*g.rto())
+	// acknowledgement has come for Drain, or for four resend timeouts if that
+	// is longer (nothing downstream is making progress: on a machine so
+	// loaded that one SIFT run takes 15 s, 20 s without an ack is not that).
+	stall := max(g.cfg.Drain, 4*g.rto())
 	last, lastN := time.Now(), len(g.window)
 	for len(g.window) > 0 && time.Since(last) < stall {
 		g.service(50 * time.Millisecond)
