@@ -147,12 +147,12 @@ func TestChaosBestEffort(t *testing.T) {
 	}
 	p.waitRows(t, p.rows(t)+3, 60*time.Second)
 	gen.stop(t)
-	time.Sleep(time.Second) // let the last frames through
-	rows := p.rows(t)
+	ex.stop(t) // nothing more reaches the logger: its figures can settle
+	var rows int64
 	last := waitStageStatus(t, status, "logger", func(s *wire.Status) bool {
+		rows = p.rows(t)
 		return s.DB != nil && s.DB.Images == rows
 	})
-	ex.stop(t)
 	lg.stop(t)
 	d, err := db.OpenReadOnly(context.Background(), p.db)
 	if err != nil {
