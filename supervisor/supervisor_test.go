@@ -152,6 +152,7 @@ func TestBackoffGrowsThenFails(t *testing.T) {
 	r := startFake(t, func(c *Config) {
 		c.ExtraArgs = map[string][]string{KindExtractor: {"--fake-exit-after", "100ms"}}
 		c.StartWait = 500 * time.Millisecond
+		c.MinUptime = 10 * time.Second // every exit is quick, however slowly a loaded machine starts the fake
 	})
 	st := r.waitState(t, "extractor-0", StateFailed, 20*time.Second)
 	if st.Restarts != 4 || st.LastExit != "exit 1" {
