@@ -88,7 +88,8 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 		return fmt.Errorf("extractor: subscribe socket: %w", err)
 	}
 	defer sub.Close()
-	pub, err := zctx.Pub(cfg.Pub, bus.Options{HWM: cfg.HWM})
+	reliable := cfg.Delivery == DeliveryReliable
+	pub, err := zctx.Pub(cfg.Pub, bus.Options{HWM: cfg.HWM, Joins: reliable})
 	if err != nil {
 		return fmt.Errorf("extractor: publish socket: %w", err)
 	}
@@ -138,7 +139,12 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
+		waitJoin := reliable // once: a later logger restart is the generator's to notice
 		for msg := range out {
+			if waitJoin {
+				awaitSubscriber(ctx, pub)
+				waitJoin = false
+			}
 			if err := pub.Send(msg); err != nil {
 				c.fail(err)
 			}
@@ -188,6 +194,29 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	log.Info("extractor stopped", "frames_in", c.framesIn.Load(), "frames_out", c.framesOut.Load())
 	return nil
 }
+
+// awaitSubscriber waits until pub has a subscriber, for up to
+// subscriberWait or until ctx ends. A PUB
+// socket sends into the void until the logger's subscription has arrived; a
+// frame lost that way would wait for the generator's resend timeout, so
+// under reliable delivery the first result waits for the logger instead.
+func awaitSubscriber(ctx context.Context, pub *bus.Socket) {
+	deadline := time.Now().Add(subscriberWait)
+	for pub.Joins() == 0 {
+		if time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// subscriberWait bounds awaitSubscriber: an extractor run with nothing
+// downstream still works through its input.
+const subscriberWait = 3 * time.Second
 
 // enqueueNewest queues j, dropping the oldest queued frame when full: under
 // best-effort delivery the newest frames win.

@@ -362,8 +362,9 @@ func (g *generator) onAck(msg []byte) {
 }
 
 // helloGrace is how long after its start a logger may still miss frames:
-// its sockets connect in the background.
-const helloGrace = 500 * time.Millisecond
+// its sockets connect in the background, slowly on a loaded machine. Erring
+// long costs a few frames extracted twice per logger restart.
+const helloGrace = 2 * time.Second
 
 // joinSettle is how long the generator waits after the first subscriber
 // joins before it publishes: extractor replicas started together then all

@@ -86,6 +86,11 @@ func ServeListener(ctx context.Context, ln net.Listener, snap func() pipeline.Sn
 		tctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		err = srv.Shutdown(tctx)
 		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			// A scraper still holds a connection (one opened and not used
+			// yet counts as busy for 5 s): stopping must not wait for it.
+			err = srv.Close()
+		}
 		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}
