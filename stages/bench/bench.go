@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +27,9 @@ type Config struct {
 	Workers int           // SIFT workers, both phases. Defaults to the number of CPUs
 	Threads int           // OpenCV threads, both phases. Defaults to 1
 	Large   int           // bench on this many generated 4000×3000 PNG frames instead; 0 = no
+	// Rounds is how many times both phases run, alternating which goes
+	// first; the figures are pooled. Defaults to 1.
+	Rounds int
 	// Window is the generator's --window (frames in flight). 0 = the
 	// stage's default.
 	Window int
@@ -46,7 +51,13 @@ type Result struct {
 	Limit    Limit    `json:"limit"`
 	Pipeline Pipeline `json:"pipeline"`
 	Ratio    float64  `json:"ratio"`
-	Host     Host     `json:"host"`
+	// CPURatio is the limit's CPU seconds per frame ÷ the pipeline's (all
+	// three stages): the ratio a machine of our own would show if both
+	// phases kept every core busy. Other load on the machine changes the
+	// throughput ratio but hardly this one.
+	CPURatio float64 `json:"cpu_ratio"`
+	Rounds   []Round `json:"rounds"`
+	Host     Host    `json:"host"`
 }
 
 // Settings are the Config values that shaped the figures.
@@ -55,6 +66,7 @@ type Settings struct {
 	Warmup     string `json:"warmup"`
 	Workers    int    `json:"workers"`
 	Threads    int    `json:"threads"`
+	Rounds     int    `json:"rounds"`
 	Window     int    `json:"window"` // 0 = the generator's default
 	Nice       int    `json:"nice"`
 	GOMAXPROCS int    `json:"gomaxprocs"`
@@ -87,6 +99,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	fs.DurationVar(&cfg.Warmup, "warmup", 10*time.Second, "warm-up before each measurement, not counted")
 	fs.IntVar(&cfg.Workers, "workers", runtime.NumCPU(), "SIFT workers in both phases (the extractor's --workers)")
 	fs.IntVar(&cfg.Threads, "threads", 1, "OpenCV threads in both phases (the extractor's --threads)")
+	fs.IntVar(&cfg.Rounds, "rounds", 1, "run both phases `N` times, alternating which goes first, and pool the figures")
 	fs.IntVar(&cfg.Large, "large", 0, "bench on `N` generated 4000×3000 PNG frames (~20 MB), upscaled from the images")
 	fs.IntVar(&cfg.Window, "window", 0, "the generator's --window, frames in flight (0 = its default)")
 	fs.IntVar(&cfg.Nice, "nice", 0, "nice value of the generator and logger (0 = unchanged)")
@@ -110,8 +123,8 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 		return usageErr(stderr, "unexpected argument %q", fs.Arg(0))
 	case cfg.For <= 0 || cfg.Warmup < 0:
 		return usageErr(stderr, "--for must be positive and --warmup not negative")
-	case cfg.Workers < 1 || cfg.Threads < 1:
-		return usageErr(stderr, "--workers and --threads must be at least 1")
+	case cfg.Workers < 1 || cfg.Threads < 1 || cfg.Rounds < 1:
+		return usageErr(stderr, "--workers, --threads and --rounds must be at least 1")
 	case cfg.Large < 0 || cfg.Window < 0 || cfg.GOMAXPROCS < 0:
 		return usageErr(stderr, "--large, --window and --gomaxprocs must not be negative")
 	case cfg.Nice < -20 || cfg.Nice > 19:
@@ -146,6 +159,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Workers = runtime.NumCPU()
 	}
 	cfg.Threads = max(cfg.Threads, 1)
+	cfg.Rounds = max(cfg.Rounds, 1)
 	progress := func(format string, args ...any) {
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, "bench: "+format+"\n", args...)
@@ -153,7 +167,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res := &Result{
 		Config: Settings{For: cfg.For.String(), Warmup: cfg.Warmup.String(), Workers: cfg.Workers,
-			Threads: cfg.Threads, Window: cfg.Window, Nice: cfg.Nice, GOMAXPROCS: cfg.GOMAXPROCS},
+			Threads: cfg.Threads, Rounds: cfg.Rounds, Window: cfg.Window, Nice: cfg.Nice, GOMAXPROCS: cfg.GOMAXPROCS},
 		Host: Host{CPUs: runtime.NumCPU(), Load: loadavg(), OpenCV: sift.OpenCVVersion(), Started: time.Now()},
 	}
 	tmp, err := os.MkdirTemp("", "itb-") // short: ipc:// paths stop near 100 bytes
@@ -188,29 +202,63 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Images = describe(dir, imgs)
 	res.Images.Generated = cfg.Large > 0
 
-	progress("limit: %d workers × %d threads, in process, %v warm-up + %v", cfg.Workers, cfg.Threads, cfg.Warmup, cfg.For)
-	limit, kps, err := runLimit(ctx, cfg, imgs)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	res.Limit = limit
-	var seen []float64
-	for _, k := range kps {
-		if k >= 0 {
-			seen = append(seen, float64(k))
+	var limits []Limit
+	var pipes []Pipeline
+	for r := range cfg.Rounds {
+		// Limit first, then pipeline first, and so on (L P P L L P …): over
+		// an even number of rounds a linear drift of the machine cancels.
+		round := Round{LimitFirst: r%2 == 0}
+		for _, phase := range []bool{round.LimitFirst, !round.LimitFirst} {
+			if phase {
+				progress("round %d/%d: limit: %d workers × %d threads, in process, %v warm-up + %v",
+					r+1, cfg.Rounds, cfg.Workers, cfg.Threads, cfg.Warmup, cfg.For)
+				limit, kps, err := runLimit(ctx, cfg, imgs)
+				if err != nil {
+					return nil, fmt.Errorf("bench: %w", err)
+				}
+				if r == 0 {
+					var seen []float64
+					for _, k := range kps {
+						if k >= 0 {
+							seen = append(seen, float64(k))
+						}
+					}
+					res.Images.MeanKeypoints = mean(seen)
+				}
+				limits = append(limits, limit)
+				continue
+			}
+			progress("round %d/%d: pipeline: generator → extractor → logger, %v warm-up + %v", r+1, cfg.Rounds, cfg.Warmup, cfg.For)
+			sub := filepath.Join(tmp, strconv.Itoa(r))
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				return nil, fmt.Errorf("bench: %w", err)
+			}
+			frame := 10 * time.Second // how long a frame takes, for the extractor's stop
+			if len(limits) > 0 {
+				frame = time.Duration(limits[len(limits)-1].SIFTMs * float64(time.Millisecond))
+			}
+			pipe, err := runPipeline(ctx, cfg, dir, sub, frame)
+			if err != nil {
+				return nil, fmt.Errorf("bench: %w", err)
+			}
+			pipes = append(pipes, pipe)
+		}
+		l, p := limits[len(limits)-1], pipes[len(pipes)-1]
+		round.LimitFPS, round.PipelineFPS, round.CPURatio = l.FPS, p.FPS, cpuRatio(l, p)
+		if l.FPS > 0 {
+			round.Ratio = p.FPS / l.FPS
+		}
+		res.Rounds = append(res.Rounds, round)
+		if cfg.Rounds > 1 {
+			progress("round %d/%d: limit %.3f frames/s, pipeline %.3f frames/s, ratio %.3f",
+				r+1, cfg.Rounds, l.FPS, p.FPS, round.Ratio)
 		}
 	}
-	res.Images.MeanKeypoints = mean(seen)
-
-	progress("pipeline: generator → extractor → logger, %v warm-up + %v", cfg.Warmup, cfg.For)
-	pipe, err := runPipeline(ctx, cfg, dir, tmp)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	res.Limit, res.Pipeline = poolLimits(limits), poolPipelines(pipes)
+	if res.Limit.FPS > 0 {
+		res.Ratio = res.Pipeline.FPS / res.Limit.FPS
 	}
-	res.Pipeline = pipe
-	if limit.FPS > 0 {
-		res.Ratio = pipe.FPS / limit.FPS
-	}
+	res.CPURatio = cpuRatio(res.Limit, res.Pipeline)
 	return res, nil
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	goimage "image"
 	"image/color"
@@ -15,9 +16,18 @@ func TestUpscale(t *testing.T) {
 	src := goimage.NewGray(goimage.Rect(0, 0, 2, 1))
 	src.SetGray(0, 0, color.Gray{Y: 0})
 	src.SetGray(1, 0, color.Gray{Y: 200})
-	got := upscale(src, 8, 2)
+	got := upscale(src, 8, 2, 0, 0)
 	if b := got.Bounds(); b.Dx() != 8 || b.Dy() != 2 {
 		t.Fatalf("upscale to 8×2: bounds %v", b)
+	}
+	noisy := upscale(src, 8, 2, 3, 7)
+	for i, v := range noisy.Pix {
+		if d := int(v) - int(got.Pix[i]); d < -3 || d > 3 {
+			t.Errorf("noise ±3 moved byte %d from %d to %d", i, got.Pix[i], v)
+		}
+	}
+	if again := upscale(src, 8, 2, 3, 7); !bytes.Equal(again.Pix, noisy.Pix) {
+		t.Error("upscale with noise and the same seed gave different pixels")
 	}
 	// Pixel centres: the outer quarter copies the edge pixels, the middle
 	// interpolates, monotonically.
@@ -62,10 +72,10 @@ func TestMakeLarge(t *testing.T) {
 	if got.Format != "png" || got.Width != LargeWidth || got.Height != LargeHeight || got.Channels != 3 {
 		t.Errorf("large frame = %+v; want a %d×%d 3-channel png", got, LargeWidth, LargeHeight)
 	}
-	// A 12-megapixel upscale compresses well, but not to nothing: between
-	// 1 MB and the raw 36 MB.
-	if n := len(out); n < 1<<20 || n > LargeWidth*LargeHeight*3 {
-		t.Errorf("large frame is %d bytes; want 1 MB..36 MB", n)
+	// The noise makes it about a camera frame's size: 12 MB of noise at
+	// least, at most the raw 36 MB.
+	if n := len(out); n < 12e6 || n > LargeWidth*LargeHeight*3 {
+		t.Errorf("large frame is %d bytes; want 12 MB..36 MB", n)
 	}
 	imgs, err := loadImages(dir)
 	if err != nil || len(imgs) != 1 {

@@ -17,8 +17,19 @@ type Limit struct {
 	Frames       int     `json:"frames"`          // completed within the window
 	SIFTMs       float64 `json:"sift_ms_mean"`    // decode + SIFT per frame, wall time, within the window
 	CPUPerFrame  float64 `json:"cpu_s_per_frame"` // this process's CPU over the window ÷ frames
+	SysPerFrame  float64 `json:"sys_s_per_frame"` // the part of it in the kernel (page faults, mostly)
 	PeakRSSBytes int64   `json:"peak_rss_bytes"`  // this process's VmHWM at the end
 	OtherCores   float64 `json:"other_cores"`     // CPU used by other processes over the window, in cores
+
+	raw limitRaw // what pooling rounds needs
+}
+
+// limitRaw is what one limit phase measured, for pooling rounds.
+type limitRaw struct {
+	used   cpu       // this process's CPU over the window
+	other  float64   // other processes' CPU over the window, core-seconds
+	took   []float64 // ms of each frame completed in the window
+	window float64   // seconds
 }
 
 // completion is one frame done by a worker.
@@ -77,7 +88,8 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 	start := time.Now()
 	from := start.Add(cfg.Warmup)
 	to := from.Add(cfg.For)
-	var cpu0, cpu1, all0, all1 time.Duration
+	var cpu0, cpu1 cpu
+	var all0, all1 time.Duration
 	var err error
 	if sleepUntil(ctx, from) {
 		cpu0, err = cpuTime(os.Getpid())
@@ -115,9 +127,12 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 	var l Limit
 	l.FPS, l.Frames = rate(at, from, to)
 	l.SIFTMs = mean(took)
-	l.CPUPerFrame = perFrame(cpu1-cpu0, l.FPS, cfg.For)
-	l.OtherCores = max(all1-all0-(cpu1-cpu0), 0).Seconds() / cfg.For.Seconds()
+	used := cpu1.sub(cpu0)
+	l.CPUPerFrame = perFrame(used.total(), l.FPS, cfg.For)
+	l.SysPerFrame = perFrame(used.sys, l.FPS, cfg.For)
+	l.OtherCores = max(all1-all0-used.total(), 0).Seconds() / cfg.For.Seconds()
 	l.PeakRSSBytes, _ = peakRSS(os.Getpid())
+	l.raw = limitRaw{used: used, other: l.OtherCores * cfg.For.Seconds(), took: took, window: cfg.For.Seconds()}
 	return l, kps, nil
 }
 

@@ -36,11 +36,32 @@ type Pipeline struct {
 	// OtherCores is the CPU used by processes other than the stages and
 	// the bench over the window (and time stolen by the hypervisor), in
 	// cores: what the pipeline competed with.
-	OtherCores float64  `json:"other_cores"`
-	Stages     []Stage  `json:"stages"`
-	Resent     uint64   `json:"resent"`  // generator: frames published again
-	Dropped    uint64   `json:"dropped"` // logger: frames missing from the stream
-	Args       []string `json:"args"`    // each stage's command line after `stage NAME`, one string each
+	OtherCores float64 `json:"other_cores"`
+	Stages     []Stage `json:"stages"`
+	// Extracted counts the frames the extractor finished in the window,
+	// re-sent duplicates included: above Frames, SIFT ran for nothing.
+	Extracted int `json:"extracted"`
+	// Resent counts frames the generator published again, over the whole
+	// run (warm-up included) and within the window.
+	Resent         uint64   `json:"resent"`
+	ResentInWindow uint64   `json:"resent_in_window"`
+	Dropped        uint64   `json:"dropped"` // logger: frames missing from the stream
+	Args           []string `json:"args"`    // each stage's command line after `stage NAME`, one string each
+	// StopNotes tells of stages that did not exit 0 on SIGTERM in time.
+	StopNotes []string `json:"stop_notes,omitempty"`
+
+	raw pipelineRaw // what pooling rounds needs
+}
+
+// pipelineRaw is what one pipeline phase measured, for pooling rounds.
+type pipelineRaw struct {
+	total, extract, deliver, store []float64 // latency legs of frames stored in the window, ms
+	took                           []float64 // extractor ms of each frame finished in the window
+	busy                           float64   // extractor worker-seconds in SIFT within the window
+	used                           []cpu     // each stage's CPU over the window, as Stages
+	other                          float64   // other processes' CPU over the window, core-seconds
+	statusFrames                   float64   // logger frames_out over the window
+	window                         float64   // seconds
 }
 
 // Latency holds publish → commit percentiles and the median of each leg,
@@ -60,19 +81,28 @@ type Stage struct {
 	Name         string  `json:"name"`
 	PID          int     `json:"pid"`
 	CPUPerFrame  float64 `json:"cpu_s_per_frame"`
-	CPUCores     float64 `json:"cpu_cores"`      // CPU seconds per second of the window
-	PeakRSSBytes int64   `json:"peak_rss_bytes"` // VmHWM at the end of the window
+	SysPerFrame  float64 `json:"sys_s_per_frame"` // the part of it in the kernel
+	CPUCores     float64 `json:"cpu_cores"`       // CPU seconds per second of the window
+	PeakRSSBytes int64   `json:"peak_rss_bytes"`  // VmHWM at the end of the window
 	Errors       uint64  `json:"errors"`
 	LastError    string  `json:"last_error,omitempty"`
 }
 
-// stageGrace is how long a stage may take to stop after SIGTERM. The
-// extractor finishes the frames in hand, a few seconds each at 12 MP.
-var stageGrace = map[string]time.Duration{"generator": 10 * time.Second, "extractor": 30 * time.Second, "logger": 10 * time.Second}
+// stopGrace is how long a stage may take to stop after SIGTERM. The
+// extractor first finishes the frames in hand and queued (two per worker),
+// so it gets three frame times more.
+func stopGrace(stage string, frame time.Duration) time.Duration {
+	if stage == "extractor" {
+		return 10*time.Second + 3*frame
+	}
+	return 10 * time.Second
+}
 
 // runPipeline runs the three stages on the images of dir for cfg.Warmup
-// and cfg.For, in the temporary folder tmp, and measures them.
-func runPipeline(ctx context.Context, cfg Config, dir, tmp string) (Pipeline, error) {
+// and cfg.For, in the temporary folder tmp, and measures them. frame is
+// about how long one worker takes per frame (to wait for the extractor to
+// stop).
+func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Duration) (Pipeline, error) {
 	var res Pipeline
 	ep := func(name string) string { return "ipc://" + filepath.Join(tmp, name) }
 	status := ep("st")
@@ -117,7 +147,16 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string) (Pipeline, er
 			p.kill() // only those still running: after a clean stop, nothing
 		}
 	}()
-	for _, name := range []string{"logger", "extractor", "generator"} { // consumers first
+	// Consumers first, and up (reporting) before the generator starts: a
+	// generator that hears a logger's first hello resends the frames it
+	// sent before that logger's start + 0.5 s, which would cost SIFT runs.
+	for _, name := range []string{"logger", "extractor", "generator"} {
+		if name == "generator" {
+			if err := waitReports(ctx, st, procs); err != nil {
+				return res, err
+			}
+			sleepUntil(ctx, time.Now().Add(consumerSettle))
+		}
 		a := append(args[name], "--status", ">"+status, "--log-format", "json")
 		a = append(a, cfg.StageFlags[name]...)
 		res.Args = append(res.Args, name+" "+shellJoin(a))
@@ -132,17 +171,8 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string) (Pipeline, er
 		procs = append(procs, p)
 	}
 	lg, ex, gen := procs[0], procs[1], procs[2]
-
-	// Up: every stage has reported.
-	deadline := time.Now().Add(30 * time.Second)
-	for !st.haveAll(procs) {
-		if err := checkAlive(ctx, procs); err != nil {
-			return res, err
-		}
-		if time.Now().After(deadline) {
-			return res, errors.New("pipeline: the stages did not report status within 30s")
-		}
-		sleepUntil(ctx, time.Now().Add(50*time.Millisecond))
+	if err := waitReports(ctx, st, procs); err != nil {
+		return res, err
 	}
 	if cfg.Nice != 0 { // again, now that every thread of theirs exists
 		renice(gen.pid, cfg.Nice)
@@ -160,7 +190,7 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string) (Pipeline, er
 	}
 	all0, _ := machineBusy()
 	self0, _ := cpuTime(os.Getpid())
-	out0 := st.get("logger").FramesOut
+	out0, resent0 := st.get("logger").FramesOut, st.get("generator").Resent
 	if err := waitAlive(ctx, procs, to); err != nil {
 		return res, err
 	}
@@ -170,31 +200,35 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string) (Pipeline, er
 	}
 	all1, _ := machineBusy()
 	self1, _ := cpuTime(os.Getpid())
-	out1 := st.get("logger").FramesOut
+	out1, resent1 := st.get("logger").FramesOut, st.get("generator").Resent
+	res.ResentInWindow = resent1 - resent0
 	res.StatusFPS = float64(out1-out0) / cfg.For.Seconds()
 	for i, p := range procs {
 		rss, _ := peakRSS(p.pid)
 		s := st.get(p.name)
 		res.Stages = append(res.Stages, Stage{Name: p.name, PID: p.pid, PeakRSSBytes: rss,
-			CPUCores: (cpu1[i] - cpu0[i]).Seconds() / cfg.For.Seconds(), Errors: s.Errors, LastError: s.LastError})
+			CPUCores: cpu1[i].sub(cpu0[i]).total().Seconds() / cfg.For.Seconds(), Errors: s.Errors, LastError: s.LastError})
 	}
-	ours := self1 - self0
+	ours := self1.sub(self0).total()
 	for i := range procs {
-		ours += cpu1[i] - cpu0[i]
+		ours += cpu1[i].sub(cpu0[i]).total()
 	}
 	res.OtherCores = max(all1-all0-ours, 0).Seconds() / cfg.For.Seconds()
+	res.raw.other = res.OtherCores * cfg.For.Seconds()
+	res.raw.statusFrames = float64(out1 - out0)
+	res.raw.window = cfg.For.Seconds()
 	res.Resent = st.get("generator").Resent
 	res.Dropped = st.get("logger").Dropped
 
-	// Stop, generator first, so that downstream stages drain.
-	var stopErrs []error
+	// Stop, generator first, so that downstream stages drain. The figures
+	// are in: a stage that stops badly is noted, not fatal.
 	for _, p := range []*stageProc{gen, ex, lg} {
-		if err := p.stop(stageGrace[p.name]); err != nil {
-			stopErrs = append(stopErrs, fmt.Errorf("stop %s: %w", p.name, err))
+		if err := p.stop(ctx, stopGrace(p.name, frame)); err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			res.StopNotes = append(res.StopNotes, fmt.Sprintf("%s: %v", p.name, err))
 		}
-	}
-	if err := errors.Join(stopErrs...); err != nil {
-		return res, fmt.Errorf("pipeline: %w", err)
 	}
 
 	if err := res.fromDB(ctx, dbPath, from, to); err != nil {
@@ -204,10 +238,33 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string) (Pipeline, er
 		return res, err
 	}
 	for i := range procs {
-		res.Stages[i].CPUPerFrame = perFrame(cpu1[i]-cpu0[i], res.FPS, cfg.For)
+		used := cpu1[i].sub(cpu0[i])
+		res.raw.used = append(res.raw.used, used)
+		res.Stages[i].CPUPerFrame = perFrame(used.total(), res.FPS, cfg.For)
+		res.Stages[i].SysPerFrame = perFrame(used.sys, res.FPS, cfg.For)
 	}
 	slices.Reverse(res.Stages) // pipeline order: generator, extractor, logger
+	slices.Reverse(res.raw.used)
 	return res, nil
+}
+
+// consumerSettle is how long the consumers run before the generator starts:
+// more than the generator's grace for a logger's sockets to connect (0.5 s).
+const consumerSettle = 700 * time.Millisecond
+
+// waitReports waits until every process has sent a status report.
+func waitReports(ctx context.Context, st *statuses, procs []*stageProc) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for !st.haveAll(procs) {
+		if err := checkAlive(ctx, procs); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errors.New("pipeline: the stages did not report status within 30s")
+		}
+		sleepUntil(ctx, time.Now().Add(50*time.Millisecond))
+	}
+	return nil
 }
 
 // fromDB reads commit times and latencies from the database.
@@ -237,8 +294,8 @@ func (res *Pipeline) fromDB(ctx context.Context, path string, from, to time.Time
 		return fmt.Errorf("pipeline: read database: %w", err)
 	}
 	res.FPS, res.Frames = rate(stored, from, to)
-	res.Latency = Latency{P50: percentile(total, 50), P99: percentile(total, 99),
-		ExtractP50: percentile(extract, 50), DeliverP50: percentile(deliver, 50), StoreP50: percentile(store, 50)}
+	res.raw.total, res.raw.extract, res.raw.deliver, res.raw.store = total, extract, deliver, store
+	res.Latency = latency(&res.raw)
 	return nil
 }
 
@@ -264,6 +321,7 @@ func (res *Pipeline) fromExtractorLog(path string, from, to time.Time, workers i
 		}
 		if !line.Time.Before(from) && line.Time.Before(to) {
 			took = append(took, line.Ms)
+			res.Extracted++
 		}
 		began := line.Time.Add(-time.Duration(line.Ms * float64(time.Millisecond)))
 		busy = append(busy, overlap(began, line.Time, from, to).Seconds())
@@ -272,12 +330,17 @@ func (res *Pipeline) fromExtractorLog(path string, from, to time.Time, workers i
 		return fmt.Errorf("pipeline: extractor log: %w", err)
 	}
 	res.SIFTMs = mean(took)
-	var sum float64
+	res.raw.took = took
 	for _, b := range busy {
-		sum += b
+		res.raw.busy += b
 	}
-	res.ExtractorBusy = sum / (to.Sub(from).Seconds() * float64(workers))
+	res.ExtractorBusy = res.raw.busy / (to.Sub(from).Seconds() * float64(workers))
 	return nil
+}
+
+func latency(r *pipelineRaw) Latency {
+	return Latency{P50: percentile(r.total, 50), P99: percentile(r.total, 99),
+		ExtractP50: percentile(r.extract, 50), DeliverP50: percentile(r.deliver, 50), StoreP50: percentile(r.store, 50)}
 }
 
 // statuses keeps the last status report of each stage.
@@ -343,8 +406,8 @@ func waitAlive(ctx context.Context, procs []*stageProc, t time.Time) error {
 	}
 }
 
-func cpuTimes(procs []*stageProc) ([]time.Duration, error) {
-	ts := make([]time.Duration, len(procs))
+func cpuTimes(procs []*stageProc) ([]cpu, error) {
+	ts := make([]cpu, len(procs))
 	for i, p := range procs {
 		t, err := cpuTime(p.pid)
 		if err != nil {

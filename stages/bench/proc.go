@@ -13,34 +13,41 @@ import (
 // 100 for user space (USER_HZ), whatever the kernel's HZ.
 const userHZ = 100
 
-// cpuTime reads the user + system CPU time of every thread of process pid.
-func cpuTime(pid int) (time.Duration, error) {
+// cpu is the CPU time a process has used: user and system (kernel).
+type cpu struct{ user, sys time.Duration }
+
+func (c cpu) total() time.Duration { return c.user + c.sys }
+
+func (c cpu) sub(d cpu) cpu { return cpu{c.user - d.user, c.sys - d.sys} }
+
+// cpuTime reads the CPU time of every thread of process pid.
+func cpuTime(pid int) (cpu, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return cpu{}, err
 	}
 	return parseStatCPU(b)
 }
 
-// parseStatCPU returns utime + stime from the contents of /proc/PID/stat.
+// parseStatCPU returns utime and stime from the contents of /proc/PID/stat.
 // The command name (field 2) is in parentheses and may hold spaces and
 // parentheses itself, so fields are counted from the last ')'.
-func parseStatCPU(b []byte) (time.Duration, error) {
+func parseStatCPU(b []byte) (cpu, error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("proc stat: no command name")
+		return cpu{}, errors.New("proc stat: no command name")
 	}
 	f := bytes.Fields(b[i+1:]) // f[0] is field 3 (state)
 	const utime, stime = 14 - 3, 15 - 3
 	if len(f) <= stime {
-		return 0, fmt.Errorf("proc stat: %d fields after the command name, want > %d", len(f), stime)
+		return cpu{}, fmt.Errorf("proc stat: %d fields after the command name, want > %d", len(f), stime)
 	}
 	u, err1 := strconv.ParseUint(string(f[utime]), 10, 64)
 	s, err2 := strconv.ParseUint(string(f[stime]), 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("proc stat: %w", err)
+		return cpu{}, fmt.Errorf("proc stat: %w", err)
 	}
-	return time.Duration(u+s) * time.Second / userHZ, nil
+	return cpu{time.Duration(u) * time.Second / userHZ, time.Duration(s) * time.Second / userHZ}, nil
 }
 
 // peakRSS reads the peak resident set size (VmHWM) of process pid, in bytes.

@@ -10,16 +10,16 @@ func TestParseStatCPU(t *testing.T) {
 	tests := []struct {
 		name    string
 		stat    string
-		want    time.Duration
+		want    cpu
 		wantErr bool
 	}{
 		{"plain", "4242 (imaging-tui) S 1 4242 4242 0 -1 4194560 1020 0 0 0 250 75 0 0 20 0 9 0 123 456 789",
-			3250 * time.Millisecond, false},
+			cpu{2500 * time.Millisecond, 750 * time.Millisecond}, false},
 		{"name with spaces and parentheses", "77 (a) b (c d) R 1 77 77 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 6 7",
-			30 * time.Millisecond, false},
-		{"truncated", "77 (x) R 1 77 77 0 -1 0 0 0 0 0 1", 0, true},
-		{"no name", "77 x R", 0, true},
-		{"not a number", "77 (x) R 1 77 77 0 -1 0 0 0 0 0 ab 2 0", 0, true},
+			cpu{10 * time.Millisecond, 20 * time.Millisecond}, false},
+		{"truncated", "77 (x) R 1 77 77 0 -1 0 0 0 0 0 1", cpu{}, true},
+		{"no name", "77 x R", cpu{}, true},
+		{"not a number", "77 (x) R 1 77 77 0 -1 0 0 0 0 0 ab 2 0", cpu{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,11 +46,11 @@ func TestCPUTimeOfSelf(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if now > before {
+		if now.total() > before.total() {
 			break // a tick of CPU time went by
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("cpuTime stayed at %v after 5s of spinning", now)
+			t.Fatalf("cpuTime stayed at %+v after 5s of spinning", now)
 		}
 	}
 	_ = x

@@ -21,26 +21,42 @@ func writeTable(w io.Writer, res *Result) error {
 	if c.Window > 0 {
 		window = fmt.Sprint(c.Window)
 	}
-	fmt.Fprintf(w, "config    %d workers × %d OpenCV threads, window %s, nice %d, gomaxprocs %d, warm-up %s, measured %s\n",
-		c.Workers, c.Threads, window, c.Nice, c.GOMAXPROCS, c.Warmup, c.For)
+	rounds := ""
+	if c.Rounds > 1 {
+		rounds = fmt.Sprintf(" × %d rounds", c.Rounds)
+	}
+	fmt.Fprintf(w, "config    %d workers × %d OpenCV threads, window %s, nice %d, gomaxprocs %d, warm-up %s, measured %s%s\n",
+		c.Workers, c.Threads, window, c.Nice, c.GOMAXPROCS, c.Warmup, c.For, rounds)
 	fmt.Fprintf(w, "host      %d CPUs, OpenCV %s, load %s\n\n", res.Host.CPUs, res.Host.OpenCV, res.Host.Load)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	l, p := res.Limit, res.Pipeline
-	fmt.Fprintf(tw, "\tframes/s\tframes\tSIFT ms/frame\tCPU s/frame\tpeak RSS\t\n")
-	fmt.Fprintf(tw, "limit\t%.3f\t%d\t%.0f\t%.3f\t%s\t\n", l.FPS, l.Frames, l.SIFTMs, l.CPUPerFrame, bytesString(l.PeakRSSBytes))
-	var cpu float64
+	fmt.Fprintf(tw, "\tframes/s\tframes\tSIFT ms/frame\tCPU s/frame\t(sys)\tpeak RSS\t\n")
+	fmt.Fprintf(tw, "limit\t%.3f\t%d\t%.0f\t%.3f\t%.3f\t%s\t\n", l.FPS, l.Frames, l.SIFTMs, l.CPUPerFrame, l.SysPerFrame, bytesString(l.PeakRSSBytes))
+	var cpu, sys float64
 	for _, s := range p.Stages {
 		cpu += s.CPUPerFrame
+		sys += s.SysPerFrame
 	}
-	fmt.Fprintf(tw, "pipeline\t%.3f\t%d\t%.0f\t%.3f\t\t\n", p.FPS, p.Frames, p.SIFTMs, cpu)
+	fmt.Fprintf(tw, "pipeline\t%.3f\t%d\t%.0f\t%.3f\t%.3f\t\t\n", p.FPS, p.Frames, p.SIFTMs, cpu, sys)
 	for _, s := range p.Stages {
-		fmt.Fprintf(tw, "  %s\t\t\t\t%.3f\t%s\t\n", s.Name, s.CPUPerFrame, bytesString(s.PeakRSSBytes))
+		fmt.Fprintf(tw, "  %s\t\t\t\t%.3f\t%.3f\t%s\t\n", s.Name, s.CPUPerFrame, s.SysPerFrame, bytesString(s.PeakRSSBytes))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nratio     pipeline ÷ limit = %.3f\n", res.Ratio)
+	fmt.Fprintf(w, "\nratio     pipeline ÷ limit = %.3f   (CPU s/frame limit ÷ pipeline = %.3f)\n", res.Ratio, res.CPURatio)
+	if len(res.Rounds) > 1 {
+		var rs []string
+		for i, r := range res.Rounds {
+			first := "pipeline first"
+			if r.LimitFirst {
+				first = "limit first"
+			}
+			rs = append(rs, fmt.Sprintf("%d: %.3f/%.3f = %.3f (%s)", i+1, r.PipelineFPS, r.LimitFPS, r.Ratio, first))
+		}
+		fmt.Fprintf(w, "rounds    %s\n", strings.Join(rs, "; "))
+	}
 	lat := p.Latency
 	fmt.Fprintf(w, "latency   publish → commit p50 %.0f ms, p99 %.0f ms (legs p50: to extracted %.0f, to logger %.0f, stored %.0f)\n",
 		lat.P50, lat.P99, lat.ExtractP50, lat.DeliverP50, lat.StoreP50)
@@ -59,7 +75,11 @@ func writeTable(w io.Writer, res *Result) error {
 		}
 	}
 	if p.Resent > 0 || p.Dropped > 0 || len(errs) > 0 {
-		fmt.Fprintf(w, "trouble   resent %d, dropped %d, errors: %s\n", p.Resent, p.Dropped, strings.Join(errs, "; "))
+		fmt.Fprintf(w, "trouble   resent %d (%d in the window; extracted %d frames to store %d), dropped %d, errors: %s\n",
+			p.Resent, p.ResentInWindow, p.Extracted, p.Frames, p.Dropped, strings.Join(errs, "; "))
+	}
+	for _, n := range p.StopNotes {
+		fmt.Fprintf(w, "stop      %s\n", n)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -85,16 +86,22 @@ func (p *stageProc) exited() bool {
 	return p.exit
 }
 
-// stop sends SIGTERM and waits up to grace for the stage to exit, then
-// kills its group. It returns the stage's exit error (nil for exit 0).
-func (p *stageProc) stop(grace time.Duration) error {
+// stop sends SIGTERM and waits up to grace for the stage to exit (or for
+// ctx to end), then kills its group. It returns the stage's exit error (nil
+// for exit 0).
+func (p *stageProc) stop(ctx context.Context, grace time.Duration) error {
 	if p.exited() {
 		return p.err
 	}
 	_ = syscall.Kill(p.pid, syscall.SIGTERM)
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
 	select {
 	case p.err = <-p.done:
-	case <-time.After(grace):
+	case <-ctx.Done():
+		p.kill()
+		return ctx.Err()
+	case <-timer.C:
 		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 		p.err = <-p.done
 		p.err = fmt.Errorf("%s did not stop within %v after SIGTERM; killed: %w", p.name, grace, p.err)
