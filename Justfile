@@ -31,9 +31,13 @@ test:
     CGO_ENABLED=0 go vet ./wire/... ./db/... ./tui/...
     go test -race -timeout 12m ./...
 
-# micro-benchmarks of the hot paths
-bench:
-    go test -run '^$' -bench . -benchmem ./wire/... ./db/... ./stages/...
+# the end-to-end benchmark: bare SIFT (the limit) against the pipeline, and their ratio
+bench *ARGS: build
+    {{bin}} bench {{ARGS}}
+
+# micro-benchmarks of every hot path, COUNT runs each; compare two outputs with benchstat
+microbench count="6":
+    go test -run '^$' -bench . -benchmem -count {{count}} ./wire/... ./db/... ./stages/...
 
 # fuzz each decoder for a while (default 60s each)
 fuzz time="60s":

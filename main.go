@@ -25,6 +25,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -87,6 +89,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case "config":
 			return config.Main(args[1:], stdout, stderr)
 		case "bench":
+			if !slices.ContainsFunc(args[1:], isReturnMemory) {
+				// The limit phase runs SIFT in this process: as the extractor does.
+				if err := sift.ExecKeepingMemory(); err != nil {
+					fmt.Fprintf(stderr, "imaging-tui: %v; the limit will be slower\n", err)
+				}
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return err
@@ -99,6 +107,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return runSupervisor(ctx, args, stdout, stderr)
+}
+
+// isReturnMemory reports whether a bench argument is --return-memory.
+func isReturnMemory(arg string) bool {
+	name, val, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	return strings.HasPrefix(arg, "-") && name == "return-memory" && val != "false"
 }
 
 func version(w io.Writer) error {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // DescriptorSize is the number of float32 values in one SIFT descriptor.
@@ -97,14 +98,29 @@ func isNaN(f float32) bool { return f != f }
 func (f *Frame) sequenced() bool { return f.StreamID != 0 || f.Seq != 0 }
 
 // encodeDescriptors returns the seed's descriptor BLOB layout: the float32
-// values little-endian, K×128 of them.
+// values little-endian, K×128 of them. On a little-endian machine that is
+// the slice's own memory, returned without a copy: SQLite copies a bound
+// blob anyway, and this is megabytes a frame.
 func encodeDescriptors(d []float32) []byte {
+	if len(d) == 0 {
+		return []byte{}
+	}
+	if littleEndianHost {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&d[0])), 4*len(d))
+	}
 	b := make([]byte, 4*len(d))
 	for i, v := range d {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
 	}
 	return b
 }
+
+// littleEndianHost reports whether this machine stores a uint32 with its
+// low byte first.
+var littleEndianHost = func() bool {
+	x := uint32(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 // appendDescriptors decodes a descriptor BLOB onto d. A trailing partial
 // value (a malformed blob) is ignored.

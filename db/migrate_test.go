@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"io/fs"
@@ -225,5 +226,21 @@ func TestOpenOddPath(t *testing.T) {
 	c, err := r.Counts(ctx)
 	if err != nil || c.Images != 1 || c.FileBytes <= 0 || c.DiskFree <= 0 || c.PageSize != int64(pageSize) {
 		t.Errorf("Counts = %+v, %v; want 1 image and sizes", c, err)
+	}
+}
+
+// TestEncodeDescriptorsLayout pins the blob layout, whichever way the
+// machine is built: little-endian float32 values in order.
+func TestEncodeDescriptorsLayout(t *testing.T) {
+	d := []float32{1, -2.5, 0x1p-20}
+	want := []byte{0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x20, 0xc0, 0x00, 0x00, 0x80, 0x35}
+	if got := encodeDescriptors(d); !bytes.Equal(got, want) {
+		t.Errorf("encodeDescriptors(%v) = % x; want % x", d, got, want)
+	}
+	if got := appendDescriptors(nil, want); !slices.Equal(got, d) {
+		t.Errorf("appendDescriptors = %v; want %v", got, d)
+	}
+	if got := encodeDescriptors(nil); got == nil || len(got) != 0 {
+		t.Errorf("encodeDescriptors(nil) = %#v; want an empty, non-nil blob", got)
 	}
 }

@@ -25,6 +25,14 @@ type ExtractorConfig struct {
 	Shard   Shard  // which frames this replica takes. Defaults to all
 	SIFT    sift.Options
 	HWM     int // high-water mark in messages. Defaults to 8
+	// SIFTMemory bounds the estimated working set of the SIFT runs in
+	// progress together (see memBudget). Defaults to 80 % of the memory
+	// available at start.
+	SIFTMemory int64
+	// ReturnMemory gives the memory each SIFT run frees back to the kernel
+	// (glibc's default) instead of keeping it for the next frame (see
+	// sift.KeepMemory): leaner between frames, and much slower.
+	ReturnMemory bool
 }
 
 // Shard selects the frames of one replica among N: seq % N == Index.
@@ -68,6 +76,18 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	if cfg.HWM <= 0 {
 		cfg.HWM = 8
 	}
+	if cfg.SIFTMemory <= 0 {
+		var err error
+		if cfg.SIFTMemory, err = defaultSIFTMemory(); err != nil {
+			return fmt.Errorf("extractor: memory available for SIFT: %w (give --sift-memory)", err)
+		}
+	}
+	budget := newMemBudget(cfg.SIFTMemory)
+	if !cfg.ReturnMemory {
+		if err := sift.KeepMemory(); err != nil {
+			return fmt.Errorf("extractor: %w", err)
+		}
+	}
 	sift.SetNumThreads(cfg.Threads)
 	detectors := make([]*sift.Detector, cfg.Workers)
 	for i := range detectors {
@@ -94,7 +114,8 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 		return fmt.Errorf("extractor: publish socket: %w", err)
 	}
 	defer pub.Close()
-	log.Info("extractor starting", "workers", cfg.Workers, "threads", cfg.Threads, "shard", cfg.Shard.String(),
+	log.Info("extractor starting", "workers", cfg.Workers, "threads", cfg.Threads, "sift_memory_mb", cfg.SIFTMemory>>20,
+		"shard", cfg.Shard.String(),
 		"sub", cfg.Sub, "pub", cfg.Pub, "delivery", cfg.Delivery)
 
 	c := &counters{state: wire.StateRunning}
@@ -118,8 +139,10 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 			defer wg.Done()
 			for j := range jobs {
 				busy.Add(1)
+				held := budget.acquire(siftWorkingSet(j.frame.Width, j.frame.Height))
 				t0 := time.Now()
 				msg, kps, err := extract(d, j)
+				budget.release(held)
 				busy.Add(-1)
 				if err != nil {
 					c.fail(err)

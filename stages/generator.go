@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -31,7 +32,7 @@ type GeneratorConfig struct {
 	Count       int64         // stop after this many frames; 0 = never
 	Once        bool          // stop after one pass over the folder
 	Window      int           // reliable: most unacknowledged frames. Defaults to 8
-	WindowBytes int64         // reliable: most unacknowledged bytes. Defaults to 256 MiB
+	WindowBytes int64         // reliable: most unacknowledged bytes, once minWindowFrames are in flight. Defaults to 64 MiB
 	StreamID    uint64        // 0 = random
 	State       string        // file keeping the stream and window across restarts; "" = none
 	Drain       time.Duration // on stop, how long to wait for an acknowledgement before giving up the window. Defaults to 30s
@@ -82,7 +83,7 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 		cfg.Window = 8
 	}
 	if cfg.WindowBytes <= 0 {
-		cfg.WindowBytes = 256 << 20
+		cfg.WindowBytes = 64 << 20
 	}
 	if cfg.Drain <= 0 {
 		cfg.Drain = 30 * time.Second
@@ -204,33 +205,48 @@ func (g *generator) run(ctx context.Context) error {
 
 // load reads one file and encodes its IMAGE_DATA message with the next
 // sequence number. Width, height and channels come from the file's header.
+//
+// The file is read straight into the message buffer, after the room for the
+// header, and only its header is parsed: one allocation and no copy of the
+// image per frame.
 func (g *generator) load(name string, seq uint64) ([]byte, error) {
-	data, err := fs.ReadFile(g.cfg.Images, name)
+	file, err := g.cfg.Images.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	info, err := probe.Probe(data)
+	defer file.Close()
+	st, err := file.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if err := complete(info.Format, data); err != nil {
+	if st.Size() > wire.MaxImageBytes {
+		return nil, fmt.Errorf("%d bytes is more than a message may carry (%d)", st.Size(), wire.MaxImageBytes)
+	}
+	f := wire.Frame{
+		Type:     wire.TypeImage,
+		Filename: truncateName(path.Base(name)),
+		Trailer:  &wire.Trailer{StreamID: g.cfg.StreamID, Seq: seq},
+	}
+	off, n := f.DataOffset(), int(st.Size())
+	buf := make([]byte, f.Size()+n)
+	if _, err := io.ReadFull(file, buf[off:off+n]); err != nil {
+		return nil, fmt.Errorf("read: %w (the file shrank while being read?)", err)
+	}
+	f.Data = buf[off : off+n]
+	info, err := probe.Probe(f.Data)
+	if err != nil {
+		return nil, err
+	}
+	if err := complete(info.Format, f.Data); err != nil {
 		return nil, err
 	}
 	if info.Width <= 1 && info.Height <= 1 {
 		return nil, fmt.Errorf("%dx%d image is too small to hold features", info.Width, info.Height)
 	}
-	now := time.Now()
-	f := wire.Frame{
-		Type:      wire.TypeImage,
-		Timestamp: uint64(now.UnixNano()),
-		Width:     uint32(info.Width),
-		Height:    uint32(info.Height),
-		Channels:  uint32(info.Channels),
-		Filename:  truncateName(path.Base(name)),
-		Data:      data,
-		Trailer:   &wire.Trailer{StreamID: g.cfg.StreamID, Seq: seq, PublishedNS: uint64(now.UnixNano())},
-	}
-	return f.MarshalBinary()
+	now := uint64(time.Now().UnixNano())
+	f.Timestamp, f.Trailer.PublishedNS = now, now
+	f.Width, f.Height, f.Channels = uint32(info.Width), uint32(info.Height), uint32(info.Channels)
+	return f.AppendBinary(buf[:0])
 }
 
 func (g *generator) publish(msg []byte, name string) {
@@ -255,6 +271,12 @@ func (g *generator) send(seq uint64, msg []byte, name string) {
 	}
 }
 
+// minWindowFrames is how many frames the window admits whatever their size:
+// one being stored, one in SIFT and one queued keep a two-worker extractor
+// busy. Past it, WindowBytes bounds the window, and with it the memory of
+// every stage: with 20 MB frames, three are in flight, not eight.
+const minWindowFrames = 3
+
 // waitForRoom services acknowledgements and resends until the window has
 // room for a message of n bytes. It reports false when ctx ended first.
 func (g *generator) waitForRoom(ctx context.Context, n int) bool {
@@ -266,7 +288,7 @@ func (g *generator) waitForRoom(ctx context.Context, n int) bool {
 		// Before anyone subscribes, a PUB socket sends into the void; and
 		// replicas starting together should all be there for the first frame.
 		full := g.joins == 0 || time.Since(g.firstJoin) < joinSettle || len(g.window) >= g.cfg.Window ||
-			(len(g.window) > 0 && g.bytes+int64(n) > g.cfg.WindowBytes)
+			(len(g.window) >= minWindowFrames && g.bytes+int64(n) > g.cfg.WindowBytes)
 		if !full {
 			return ctx.Err() == nil
 		}

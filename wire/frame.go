@@ -135,12 +135,19 @@ func (f *Frame) Size() int {
 	return n
 }
 
+// DataOffset returns where Data begins in f's encoding. A sender that reads
+// an image straight into buf[DataOffset():] of a buffer of Size() bytes,
+// sets Data to that slice and calls AppendBinary(buf[:0]) gets the message
+// in buf with no copy of the image (see AppendBinary).
+func (f *Frame) DataOffset() int { return headerSize + len(f.Filename) }
+
 // MarshalBinary encodes f into a new buffer of exactly f.Size() bytes.
 func (f *Frame) MarshalBinary() ([]byte, error) {
 	return f.AppendBinary(make([]byte, 0, f.Size()))
 }
 
-// AppendBinary appends the encoding of f to b.
+// AppendBinary appends the encoding of f to b. When f.Data already sits in
+// b's spare capacity exactly where it would be appended, it stays there.
 func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 	if err := f.check(); err != nil {
 		return b, err
@@ -153,7 +160,7 @@ func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(f.Data)))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(f.Filename)))
 	b = append(b, f.Filename...)
-	b = append(b, f.Data...)
+	b = appendInPlace(b, f.Data)
 	if f.Type == TypeProcessed {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(f.Keypoints)))
 		for _, k := range f.Keypoints {
@@ -200,6 +207,15 @@ func (t *Trailer) append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, t.Seq)
 	b = binary.BigEndian.AppendUint64(b, t.PublishedNS)
 	return binary.BigEndian.AppendUint64(b, t.ExtractedNS)
+}
+
+// appendInPlace appends d to b, without copying when d is already the
+// next len(d) bytes of b's backing array.
+func appendInPlace(b, d []byte) []byte {
+	if len(d) > 0 && cap(b)-len(b) >= len(d) && &b[len(b):cap(b)][0] == &d[0] {
+		return b[:len(b)+len(d)]
+	}
+	return append(b, d...)
 }
 
 // appendFloatsBE appends v as big-endian binary32 values with one growth of b.

@@ -540,3 +540,42 @@ func TestDecodeErrorText(t *testing.T) {
 		t.Errorf("DecodeError without detail = %q", got)
 	}
 }
+
+// TestEncodeInPlace reads "image data" straight into a message buffer at
+// DataOffset and encodes around it: the same bytes as MarshalBinary, in the
+// same buffer, with the data left where it was read.
+func TestEncodeInPlace(t *testing.T) {
+	data := []byte("pretend this is a JPEG")
+	f := wire.Frame{Type: wire.TypeImage, Timestamp: 7, Width: 3, Height: 2, Channels: 1, Filename: "a.jpg",
+		Trailer: &wire.Trailer{StreamID: 1, Seq: 2, PublishedNS: 3}}
+	off := f.DataOffset()
+	buf := make([]byte, f.Size()+len(data))
+	copy(buf[off:], data) // the file read
+	f.Data = buf[off : off+len(data)]
+	msg, err := f.AppendBinary(buf[:0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := (&wire.Frame{Type: f.Type, Timestamp: 7, Width: 3, Height: 2, Channels: 1, Filename: "a.jpg",
+		Data: data, Trailer: f.Trailer}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(msg, want) {
+		t.Fatalf("in place:\n% x\nwant:\n% x", msg, want)
+	}
+	if &msg[0] != &buf[0] || len(msg) != len(buf) {
+		t.Errorf("the message left its buffer (len %d of %d)", len(msg), len(buf))
+	}
+	got, err := wire.DecodeImage(msg)
+	if err != nil || !bytes.Equal(got.Data, data) {
+		t.Errorf("decode = %q, %v; want %q", got.Data, err, data)
+	}
+	// Data elsewhere in the spare capacity is appended as usual.
+	other := make([]byte, f.Size()+len(data))
+	copy(other[off+1:], data)
+	f.Data = other[off+1 : off+1+len(data)]
+	if msg, err := f.AppendBinary(other[:0]); err != nil || !bytes.Equal(msg, want) {
+		t.Errorf("data one byte off its place: % x, %v", msg, err)
+	}
+}

@@ -26,7 +26,11 @@ type Config struct {
 	Warmup  time.Duration // before each window, not measured. Defaults to 10s
 	Workers int           // SIFT workers, both phases. Defaults to the number of CPUs
 	Threads int           // OpenCV threads, both phases. Defaults to 1
-	Large   int           // bench on this many generated 4000×3000 PNG frames instead; 0 = no
+	// ReturnMemory runs both phases with glibc's default allocator
+	// behaviour (the extractor's --return-memory) instead of keeping freed
+	// memory (sift.KeepMemory).
+	ReturnMemory bool
+	Large        int // bench on this many generated 4000×3000 PNG frames instead; 0 = no
 	// Rounds is how many times both phases run, alternating which goes
 	// first; the figures are pooled. Defaults to 1.
 	Rounds int
@@ -66,6 +70,7 @@ type Settings struct {
 	Warmup     string `json:"warmup"`
 	Workers    int    `json:"workers"`
 	Threads    int    `json:"threads"`
+	Malloc     string `json:"malloc"` // "keep" or "return" (--return-memory)
 	Rounds     int    `json:"rounds"`
 	Window     int    `json:"window"` // 0 = the generator's default
 	Nice       int    `json:"nice"`
@@ -99,6 +104,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	fs.DurationVar(&cfg.Warmup, "warmup", 10*time.Second, "warm-up before each measurement, not counted")
 	fs.IntVar(&cfg.Workers, "workers", runtime.NumCPU(), "SIFT workers in both phases (the extractor's --workers)")
 	fs.IntVar(&cfg.Threads, "threads", 1, "OpenCV threads in both phases (the extractor's --threads)")
+	fs.BoolVar(&cfg.ReturnMemory, "return-memory", false, "both phases give freed SIFT memory back to the kernel (the extractor's --return-memory)")
 	fs.IntVar(&cfg.Rounds, "rounds", 1, "run both phases `N` times, alternating which goes first, and pool the figures")
 	fs.IntVar(&cfg.Large, "large", 0, "bench on `N` generated 4000×3000 PNG frames (~20 MB), upscaled from the images")
 	fs.IntVar(&cfg.Window, "window", 0, "the generator's --window, frames in flight (0 = its default)")
@@ -167,8 +173,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res := &Result{
 		Config: Settings{For: cfg.For.String(), Warmup: cfg.Warmup.String(), Workers: cfg.Workers,
-			Threads: cfg.Threads, Rounds: cfg.Rounds, Window: cfg.Window, Nice: cfg.Nice, GOMAXPROCS: cfg.GOMAXPROCS},
+			Threads: cfg.Threads, Malloc: "keep", Rounds: cfg.Rounds, Window: cfg.Window, Nice: cfg.Nice, GOMAXPROCS: cfg.GOMAXPROCS},
 		Host: Host{CPUs: runtime.NumCPU(), Load: loadavg(), OpenCV: sift.OpenCVVersion(), Started: time.Now()},
+	}
+	if cfg.ReturnMemory {
+		res.Config.Malloc = "return"
 	}
 	tmp, err := os.MkdirTemp("", "itb-") // short: ipc:// paths stop near 100 bytes
 	if err != nil {

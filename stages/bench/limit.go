@@ -45,6 +45,11 @@ type completion struct {
 // cfg.For. It returns the figures of the window and the keypoint count of
 // every image it processed (-1 for those it did not reach).
 func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, error) {
+	if !cfg.ReturnMemory {
+		if err := sift.KeepMemory(); err != nil {
+			return Limit{}, nil, fmt.Errorf("limit: %w", err)
+		}
+	}
 	sift.SetNumThreads(cfg.Threads)
 	dets := make([]*sift.Detector, cfg.Workers)
 	for i := range dets {

@@ -133,6 +133,9 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 			"--workers", strconv.Itoa(cfg.Workers), "--threads", strconv.Itoa(cfg.Threads)},
 		"generator": {"--images", dir, "--pub", "@" + ep("gen"), "--ack", ">" + ep("ack"), "--drain", "2s"},
 	}
+	if cfg.ReturnMemory {
+		args["extractor"] = append(args["extractor"], "--return-memory")
+	}
 	if cfg.Window > 0 {
 		args["generator"] = append(args["generator"], "--window", strconv.Itoa(cfg.Window))
 	}

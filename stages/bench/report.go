@@ -25,8 +25,8 @@ func writeTable(w io.Writer, res *Result) error {
 	if c.Rounds > 1 {
 		rounds = fmt.Sprintf(" × %d rounds", c.Rounds)
 	}
-	fmt.Fprintf(w, "config    %d workers × %d OpenCV threads, window %s, nice %d, gomaxprocs %d, warm-up %s, measured %s%s\n",
-		c.Workers, c.Threads, window, c.Nice, c.GOMAXPROCS, c.Warmup, c.For, rounds)
+	fmt.Fprintf(w, "config    %d workers × %d OpenCV threads, malloc %s, window %s, nice %d, gomaxprocs %d, warm-up %s, measured %s%s\n",
+		c.Workers, c.Threads, c.Malloc, window, c.Nice, c.GOMAXPROCS, c.Warmup, c.For, rounds)
 	fmt.Fprintf(w, "host      %d CPUs, OpenCV %s, load %s\n\n", res.Host.CPUs, res.Host.OpenCV, res.Host.Load)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

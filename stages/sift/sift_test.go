@@ -534,9 +534,20 @@ func BenchmarkDetect(b *testing.B) {
 	b.Logf("image %s, %d bytes", name, len(data))
 	old := NumThreads()
 	defer SetNumThreads(old)
-	for _, threads := range []int{1, 2} {
-		b.Run("threads="+strconv.Itoa(threads), func(b *testing.B) {
-			SetNumThreads(threads)
+	defer defaultMemory()
+	for _, c := range []struct {
+		threads int
+		malloc  string
+	}{{1, "default"}, {1, "keep"}, {2, "keep"}} {
+		b.Run("threads="+strconv.Itoa(c.threads)+"/malloc="+c.malloc, func(b *testing.B) {
+			SetNumThreads(c.threads)
+			if c.malloc == "keep" {
+				if err := KeepMemory(); err != nil {
+					b.Fatal(err)
+				}
+			} else {
+				defaultMemory()
+			}
 			d := newDetector(b, Options{})
 			var kps int
 			b.SetBytes(int64(len(data)))

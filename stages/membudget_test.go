@@ -1,0 +1,69 @@
+package stages
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestMemBudget runs workers whose reservations fit two at a time and one
+// bigger than the whole budget: never more than the budget is held, and
+// the oversized one runs alone.
+func TestMemBudget(t *testing.T) {
+	b := newMemBudget(100)
+	var held, peak atomic.Int64
+	var alone atomic.Bool
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			want := int64(50)
+			if i == 3 {
+				want = 1000 // more than the budget: clamped, runs alone
+			}
+			n := b.acquire(want)
+			h := held.Add(n)
+			if h > b.total {
+				t.Errorf("%d bytes held; budget %d", h, b.total)
+			}
+			for p := peak.Load(); h > p && !peak.CompareAndSwap(p, h); p = peak.Load() {
+			}
+			if want > b.total && h == n {
+				alone.Store(true)
+			}
+			time.Sleep(5 * time.Millisecond)
+			held.Add(-n)
+			b.release(n)
+		})
+	}
+	wg.Wait()
+	if p := peak.Load(); p != 100 {
+		t.Errorf("peak held %d; want 100 (two workers of 50 at once)", p)
+	}
+	if !alone.Load() {
+		t.Error("the oversized reservation did not run alone")
+	}
+	if b.used != 0 {
+		t.Errorf("%d bytes still reserved after every release", b.used)
+	}
+}
+
+func TestMemAvailable(t *testing.T) {
+	n, err := memAvailable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 64<<20 {
+		t.Errorf("MemAvailable = %d bytes; implausibly small for a machine running tests", n)
+	}
+	if def, _ := defaultSIFTMemory(); def <= 0 || def > n {
+		t.Errorf("default SIFT budget %d of %d available", def, n)
+	}
+}
+
+func TestSIFTWorkingSet(t *testing.T) {
+	// The figure measured on OpenCV 4.6: ~2.8 GB for 4000×3000.
+	if got := siftWorkingSet(4000, 3000); got < 2_800_000_000 || got > 3_000_000_000 {
+		t.Errorf("working set of 4000×3000 = %d; want 2.8–3.0 GB", got)
+	}
+}
