@@ -121,7 +121,8 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	c := &counters{state: wire.StateRunning}
 	var busy atomic.Int64
 	jobs := make(chan job, cfg.Workers)
-	out := make(chan []byte, cfg.Workers)
+	out := make(chan result, cfg.Workers)
+	var inHand inHandSet
 	depth := func() { c.queue.Store(int64(len(jobs)) + busy.Load() + int64(len(out))) }
 
 	r := &reporter{endpoint: cfg.Status, base: cfg.baseStatus("extractor"), c: c, log: log,
@@ -145,13 +146,14 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 				budget.release(held)
 				busy.Add(-1)
 				if err != nil {
+					inHand.done(j.frame)
 					c.fail(err)
 					log.Warn("frame skipped", "file", j.frame.Filename, "frame_seq", seqOf(j.frame), "err", err)
 					continue
 				}
 				log.Info("frame extracted", "file", j.frame.Filename, "frame_seq", seqOf(j.frame), "keypoints", kps,
 					"ms", time.Since(t0).Milliseconds())
-				out <- msg
+				out <- result{msg: msg, frame: j.frame}
 				depth()
 			}
 		}()
@@ -163,15 +165,16 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	go func() {
 		defer close(sent)
 		waitJoin := reliable // once: a later logger restart is the generator's to notice
-		for msg := range out {
+		for r := range out {
 			if waitJoin {
 				awaitSubscriber(ctx, pub)
 				waitJoin = false
 			}
-			if err := pub.Send(msg); err != nil {
+			if err := pub.Send(r.msg); err != nil {
 				c.fail(err)
 			}
-			c.frameDone(time.Now(), len(msg))
+			inHand.done(r.frame)
+			c.frameDone(time.Now(), len(r.msg))
 			depth()
 		}
 	}()
@@ -198,11 +201,18 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 		if !cfg.Shard.takes(f) {
 			continue
 		}
+		if !inHand.add(f) {
+			// The generator sent it again (a resend timeout, or a new
+			// subscriber) while the first copy is still here: its result
+			// is on its way, and a second SIFT run would only cost time.
+			log.Debug("copy of a frame in hand skipped", "frame_seq", seqOf(f))
+			continue
+		}
 		c.framesIn.Add(1)
 		c.bytesIn.Add(uint64(len(msg)))
 		j := job{frame: f, msg: msg}
 		if cfg.Delivery == DeliveryBestEffort {
-			enqueueNewest(jobs, j, c)
+			enqueueNewest(jobs, j, c, func(old job) { inHand.done(old.frame) })
 		} else {
 			select {
 			case jobs <- j:
@@ -216,6 +226,47 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	<-sent
 	log.Info("extractor stopped", "frames_in", c.framesIn.Load(), "frames_out", c.framesOut.Load())
 	return nil
+}
+
+// result is one extracted frame on its way to the sender.
+type result struct {
+	msg   []byte
+	frame *wire.Frame
+}
+
+// inHandSet holds the frames an extractor has received and not yet
+// published (or given up on), by stream and sequence number.
+type inHandSet struct {
+	mu sync.Mutex
+	m  map[[2]uint64]struct{}
+}
+
+// add records f and reports whether it was new. Frames without a trailer
+// cannot be told apart and are always new.
+func (s *inHandSet) add(f *wire.Frame) bool {
+	if f.Trailer == nil {
+		return true
+	}
+	k := [2]uint64{f.Trailer.StreamID, f.Trailer.Seq}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[k]; ok {
+		return false
+	}
+	if s.m == nil {
+		s.m = map[[2]uint64]struct{}{}
+	}
+	s.m[k] = struct{}{}
+	return true
+}
+
+func (s *inHandSet) done(f *wire.Frame) {
+	if f.Trailer == nil {
+		return
+	}
+	s.mu.Lock()
+	delete(s.m, [2]uint64{f.Trailer.StreamID, f.Trailer.Seq})
+	s.mu.Unlock()
 }
 
 // awaitSubscriber waits until pub has a subscriber, for up to
@@ -243,7 +294,7 @@ const subscriberWait = 3 * time.Second
 
 // enqueueNewest queues j, dropping the oldest queued frame when full: under
 // best-effort delivery the newest frames win.
-func enqueueNewest(jobs chan job, j job, c *counters) {
+func enqueueNewest(jobs chan job, j job, c *counters, dropped func(job)) {
 	for {
 		select {
 		case jobs <- j:
@@ -251,8 +302,9 @@ func enqueueNewest(jobs chan job, j job, c *counters) {
 		default:
 		}
 		select {
-		case <-jobs:
+		case old := <-jobs:
 			c.dropped.Add(1)
+			dropped(old)
 		default:
 		}
 	}

@@ -45,6 +45,9 @@ type completion struct {
 // cfg.For. It returns the figures of the window and the keypoint count of
 // every image it processed (-1 for those it did not reach).
 func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, error) {
+	// Last, after the detectors are closed: the pipeline phase that follows
+	// needs that memory for its extractor.
+	defer sift.ReleaseMemory()
 	if !cfg.ReturnMemory {
 		if err := sift.KeepMemory(); err != nil {
 			return Limit{}, nil, fmt.Errorf("limit: %w", err)
@@ -90,13 +93,15 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 		}()
 	}
 
-	start := time.Now()
-	from := start.Add(cfg.Warmup)
+	// Warm-up: at least cfg.Warmup, and until every worker has finished
+	// warmupFrames frames (see warmedUp).
+	finished := func() int { mu.Lock(); defer mu.Unlock(); return len(done) }
+	from := warmedUp(ctx, time.Now().Add(cfg.Warmup), func() bool { return finished() >= warmupFrames*cfg.Workers })
 	to := from.Add(cfg.For)
 	var cpu0, cpu1 cpu
 	var all0, all1 time.Duration
 	var err error
-	if sleepUntil(ctx, from) {
+	if ctx.Err() == nil {
 		cpu0, err = cpuTime(os.Getpid())
 		all0, _ = machineBusy()
 		if err == nil && sleepUntil(ctx, to) {

@@ -181,12 +181,18 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 		renice(gen.pid, cfg.Nice)
 		renice(lg.pid, cfg.Nice)
 	}
-	start := time.Now()
-	from := start.Add(cfg.Warmup)
-	to := from.Add(cfg.For)
-	if err := waitAlive(ctx, procs, from); err != nil {
-		return res, err
+	var from time.Time
+	var aliveErr error
+	from = warmedUp(ctx, time.Now().Add(cfg.Warmup), func() bool {
+		if aliveErr = checkAlive(ctx, procs); aliveErr != nil {
+			return true
+		}
+		return st.get("logger").FramesOut >= uint64(warmupFrames*cfg.Workers)
+	})
+	if aliveErr != nil {
+		return res, aliveErr
 	}
+	to := from.Add(cfg.For)
 	cpu0, err := cpuTimes(procs)
 	if err != nil {
 		return res, err

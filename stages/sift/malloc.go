@@ -11,6 +11,10 @@ static int ituiKeepMemory(void) {
 	return mallopt(M_ARENA_MAX, 1) && mallopt(M_MMAP_MAX, 0) && mallopt(M_TRIM_THRESHOLD, INT_MAX);
 }
 
+static void ituiReleaseMemory(void) {
+	malloc_trim(0);
+}
+
 static void ituiDefaultMemory(void) {
 	// glibc's defaults, less the dynamic mmap threshold (which cannot be
 	// restored once set).
@@ -32,7 +36,7 @@ import (
 )
 
 // keepTunables are KeepMemory's settings as glibc tunables.
-const keepTunables = "glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647"
+const keepTunables = "glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1099511627776"
 
 // ExecKeepingMemory runs the running binary again, in place (execve: same
 // PID, arguments and environment), with KeepMemory's settings in
@@ -91,3 +95,8 @@ func KeepMemory() error {
 
 // defaultMemory undoes KeepMemory, about: benchmarks compare the two.
 func defaultMemory() { C.ituiDefaultMemory() }
+
+// ReleaseMemory gives the memory the C heap holds free back to the kernel
+// (malloc_trim), as KeepMemory otherwise never does: for a process that
+// has finished running SIFT and goes on living.
+func ReleaseMemory() { C.ituiReleaseMemory() }
