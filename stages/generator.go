@@ -50,6 +50,7 @@ type inflight struct {
 }
 
 type generator struct {
+	mem       frameMemory
 	cfg       GeneratorConfig
 	log       *slog.Logger
 	c         *counters
@@ -178,6 +179,7 @@ func (g *generator) run(ctx context.Context) error {
 				g.log.Warn("image skipped", "file", name, "err", err)
 				continue
 			}
+			g.mem.saw(len(msg))
 			if !g.waitForRoom(ctx, len(msg)) {
 				return nil
 			}

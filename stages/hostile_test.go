@@ -180,12 +180,18 @@ func waitStatus(t *testing.T, sock *bus.Socket, ok func(*wire.Status) bool) *wir
 // peakRSS reads a process's peak resident set size (VmHWM) in bytes.
 func peakRSS(t *testing.T, pid int) int64 {
 	t.Helper()
+	return procStatus(t, pid, "VmHWM")
+}
+
+// procStatus reads one size field of /proc/PID/status, in bytes.
+func procStatus(t *testing.T, pid int, field string) int64 {
+	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err != nil {
 				t.Fatal(err)
@@ -193,6 +199,6 @@ func peakRSS(t *testing.T, pid int) int64 {
 			return kb << 10
 		}
 	}
-	t.Fatal("no VmHWM in /proc status")
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }

@@ -44,6 +44,7 @@ func (s *streamSpan) missing() uint64 {
 }
 
 type logger struct {
+	mem     frameMemory
 	cfg     LoggerConfig
 	log     *slog.Logger
 	c       *counters
@@ -126,6 +127,7 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 		l.applyFullFault(ctx)
 		msg, err := sub.Recv(StatusInterval)
 		if err == nil {
+			l.mem.saw(len(msg))
 			if l.handle(ctx, msg) {
 				stored++
 				if stored%retainEvery == 0 {

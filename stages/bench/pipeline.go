@@ -152,7 +152,7 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 	}()
 	// Consumers first, and up (reporting) before the generator starts: a
 	// generator that hears a logger's first hello resends the frames it
-	// sent before that logger's start + 0.5 s, which would cost SIFT runs.
+	// sent before that logger's start + 2 s, which would cost SIFT runs.
 	for _, name := range []string{"logger", "extractor", "generator"} {
 		if name == "generator" {
 			if err := waitReports(ctx, st, procs); err != nil {
@@ -258,8 +258,9 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 }
 
 // consumerSettle is how long the consumers run before the generator starts:
-// more than the generator's grace for a logger's sockets to connect (0.5 s).
-const consumerSettle = 700 * time.Millisecond
+// more than the generator's grace for a logger's sockets to connect (2 s),
+// so that the logger's first hello makes it resend nothing.
+const consumerSettle = 2500 * time.Millisecond
 
 // waitReports waits until every process has sent a status report.
 func waitReports(ctx context.Context, st *statuses, procs []*stageProc) error {

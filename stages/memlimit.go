@@ -1,0 +1,36 @@
+package stages
+
+import (
+	"runtime/debug"
+	"sync"
+)
+
+// frameMemory keeps the Go heap of a stage that holds whole messages (the
+// generator its window, the logger the frame it stores) in proportion to
+// the largest message it has handled, so that the stage stays within
+// 200 MB + 4 × that message whatever the load: without a limit the
+// collector lets the heap grow to twice what is live and hands freed
+// memory back to the kernel only slowly, and 20 MB frames then took a
+// generator past 300 MB. The limit is soft (debug.SetMemoryLimit): it
+// raises itself with the largest message, so live data never exceeds it
+// and the collector never thrashes.
+type frameMemory struct {
+	mu      sync.Mutex
+	largest int
+}
+
+const (
+	goMemoryBase   = 96 << 20 // runtime, buffers, status, SQLite's Go side
+	goMemoryFrames = 4        // the window's three frames and one loading
+)
+
+// saw notes a message of n bytes.
+func (m *frameMemory) saw(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n <= m.largest {
+		return
+	}
+	m.largest = n
+	debug.SetMemoryLimit(goMemoryBase + goMemoryFrames*int64(n))
+}
