@@ -28,7 +28,7 @@ func TestMemoryBoundedWhileLoggerStopped(t *testing.T) {
 			_ = syscall.Kill(pid, syscall.SIGCONT)
 		}
 	}
-	t.Cleanup(thaw) // before the stages are stopped: cleanups run last-in first-out
+	t.Cleanup(thaw)             // before the stages are stopped: cleanups run last-in first-out
 	time.Sleep(3 * time.Second) // the window fills
 	g0, e0 := procStatus(t, gen.cmd.Process.Pid, "VmRSS"), procStatus(t, ex.cmd.Process.Pid, "VmRSS")
 	time.Sleep(12 * time.Second) // past the 10 s resend timeout: a round of resends
