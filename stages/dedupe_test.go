@@ -15,21 +15,7 @@ import (
 // is extracted again (the logger may have lost that result).
 func TestExtractorSkipsCopiesInHand(t *testing.T) {
 	p := newPipeline(t, small...)
-	zctx, err := bus.NewContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zctx.Close()
-	in, err := zctx.Pub("@"+p.img, bus.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := zctx.Sub("@"+p.proc, bus.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
+	in, out := p.extractorPeers(t)
 	start(t, "extractor", "--sub", ">"+p.img, "--pub", ">"+p.proc, "--workers", "1")
 
 	frame := func(seq uint64) []byte {
@@ -79,4 +65,24 @@ func TestExtractorSkipsCopiesInHand(t *testing.T) {
 	if got := results(); got[1] != 1 {
 		t.Errorf("sent again after its result: %d results; want 1", got[1])
 	}
+}
+
+// extractorPeers binds both ends an extractor connects to: in publishes
+// IMAGE_DATA to it, out receives what it publishes. They close at cleanup.
+func (p *pipeline) extractorPeers(t *testing.T) (in, out *bus.Socket) {
+	t.Helper()
+	zctx, err := bus.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { zctx.Close() })
+	if in, err = zctx.Pub("@"+p.img, bus.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	if out, err = zctx.Sub("@"+p.proc, bus.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	return in, out
 }

@@ -103,21 +103,7 @@ func TestSeedPeerFeedsExtractor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zctx, err := bus.NewContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zctx.Close()
-	in, err := zctx.Pub("@"+p.img, bus.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := zctx.Sub("@"+p.proc, bus.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
+	in, out := p.extractorPeers(t)
 	p.extractorTo(t, ">"+p.proc)
 	msg := seedImage("seed.png", 400, 300, 1, img)
 	got := sendUntilReply(t, in, out, msg)

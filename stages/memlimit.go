@@ -20,7 +20,7 @@ type frameMemory struct {
 }
 
 const (
-	goMemoryBase   = 96 << 20 // runtime, buffers, status, SQLite's Go side
+	goMemoryBase   = 64 << 20 // runtime, buffers, status, SQLite's Go side
 	goMemoryFrames = 4        // the window's three frames and one loading
 )
 
