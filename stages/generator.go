@@ -36,7 +36,7 @@ type GeneratorConfig struct {
 	StreamID    uint64        // 0 = random
 	State       string        // file keeping the stream and window across restarts; "" = none
 	Drain       time.Duration // on stop, how long to wait for an acknowledgement before giving up the window. Defaults to 30s
-	HWM         int           // send high-water mark in messages. Defaults to 4
+	HWM         int           // send high-water mark in messages. Defaults to the window, at least 8
 }
 
 // inflight is one published frame the logger has not acknowledged yet.
@@ -90,11 +90,10 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 		cfg.Drain = 30 * time.Second
 	}
 	if cfg.HWM <= 0 {
-		// A live extractor drains the pipe at once (its own queue takes
-		// eight); what waits here is resends to a stalled one, each a copy
-		// of a frame: few, or they would break the memory bound. A message
-		// dropped at the mark is resent like any other.
-		cfg.HWM = minWindowFrames + 1
+		// At least the window: resending the whole window at once (a new
+		// subscriber, a logger restart) must not drop half of it at the
+		// mark, to wait for the resend timeout.
+		cfg.HWM = max(cfg.Window, 8)
 	}
 	state, err := loadState(cfg.State)
 	if err != nil {
