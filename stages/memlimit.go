@@ -1,9 +1,6 @@
 package stages
 
-import (
-	"runtime/debug"
-	"sync"
-)
+import "runtime/debug"
 
 // frameMemory keeps the Go heap of a stage that holds whole messages (the
 // generator its window, the logger the frame it stores) in proportion to
@@ -13,9 +10,8 @@ import (
 // memory back to the kernel only slowly, and 20 MB frames then took a
 // generator past 300 MB. The limit is soft (debug.SetMemoryLimit): it
 // raises itself with the largest message, so live data never exceeds it
-// and the collector never thrashes.
+// and the collector never thrashes. It belongs to the stage's main loop.
 type frameMemory struct {
-	mu      sync.Mutex
 	largest int
 }
 
@@ -26,8 +22,6 @@ const (
 
 // saw notes a message of n bytes.
 func (m *frameMemory) saw(n int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if n <= m.largest {
 		return
 	}
