@@ -4,9 +4,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/sift"
 )
 
 // manage is the manager goroutine of one local stage instance: it starts the
@@ -105,6 +108,11 @@ func (s *Supervisor) commandLocked(in *instance) (args, env []string) {
 	}
 	args = append(args, c.ExtraArgs[in.kind]...)
 	env = append(os.Environ(), c.Env...)
+	if (in.kind == KindExtractor || in.kind == KindLogger) && !slices.Contains(c.ExtraArgs[in.kind], "--return-memory") {
+		// Set here, not by the stage re-executing itself, which would
+		// lose the Pdeathsig that ties it to this process.
+		env = sift.WithKeptMemory(env)
+	}
 	if in.faults[FaultCrashLoop] {
 		env = append(env, "IMAGING_TUI_FAULT_CRASH=1")
 	}

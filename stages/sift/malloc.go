@@ -48,28 +48,54 @@ const keepTunables = "glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.mal
 // again every frame (2000×1500 JPEG, two workers, on this project's 2-core
 // machine: 77 frames in 27 s with the tunables, 45–53 with mallopt alone).
 //
-// Call it first thing in a process that will run SIFT, before it opens
-// files or sockets that are not close-on-exec.
+// This is the fallback for a stage started by hand. A parent should rather
+// start the process with WithKeptMemory's environment: a Go program execs
+// from whichever thread it is on, and a thread other than the first has no
+// parent-death signal, so a supervisor's Pdeathsig would be lost here.
+//
+// Call it first thing, before the process opens files or sockets that are
+// not close-on-exec.
 func ExecKeepingMemory() error {
-	cur := os.Getenv("GLIBC_TUNABLES")
-	if strings.Contains(cur, "glibc.malloc.arena_max=") {
+	env, changed := keptMemoryEnv(os.Environ())
+	if !changed {
 		return nil // ours, or the user's own choice
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("sift: re-exec with malloc tunables: %w", err)
 	}
+	return fmt.Errorf("sift: re-exec with malloc tunables: %w", syscall.Exec(exe, os.Args, env))
+}
+
+// WithKeptMemory returns env with KeepMemory's settings added to
+// GLIBC_TUNABLES, for a child process that will run SIFT or receive large
+// messages; env is returned as it is if it already sets the arena limit.
+func WithKeptMemory(env []string) []string {
+	out, _ := keptMemoryEnv(env)
+	return out
+}
+
+func keptMemoryEnv(env []string) (out []string, changed bool) {
+	cur := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GLIBC_TUNABLES="); ok {
+			cur = v
+		}
+	}
+	if strings.Contains(cur, "glibc.malloc.arena_max=") {
+		return env, false
+	}
 	tun := keepTunables
 	if cur != "" {
 		tun = cur + ":" + keepTunables
 	}
-	env := []string{"GLIBC_TUNABLES=" + tun}
-	for _, kv := range os.Environ() {
+	out = []string{"GLIBC_TUNABLES=" + tun}
+	for _, kv := range env {
 		if !strings.HasPrefix(kv, "GLIBC_TUNABLES=") {
-			env = append(env, kv)
+			out = append(out, kv)
 		}
 	}
-	return fmt.Errorf("sift: re-exec with malloc tunables: %w", syscall.Exec(exe, os.Args, env))
+	return out, true
 }
 
 // KeepMemory makes the C allocator keep the memory SIFT frees for the next
