@@ -51,6 +51,10 @@ type Frame struct {
 	// Descriptors[128*i : 128*(i+1)].
 	Keypoints   []Keypoint
 	Descriptors []float32
+	// DescriptorBlob, when not nil, replaces Descriptors with the values
+	// already in the stored layout (float32 little-endian, 512 bytes a
+	// keypoint), as a receiver that decoded them in place holds them.
+	DescriptorBlob []byte
 
 	// Pipeline times; the zero Time means unknown (stored as NULL).
 	PublishedAt, ExtractedAt, ReceivedAt time.Time
@@ -79,9 +83,12 @@ func (f *Frame) validate() error {
 		return invalidf("%d channels (max %d)", f.Channels, MaxChannels)
 	case len(f.Keypoints) > MaxKeypoints:
 		return invalidf("%d keypoints (max %d)", len(f.Keypoints), MaxKeypoints)
-	case len(f.Descriptors) != DescriptorSize*len(f.Keypoints):
+	case f.DescriptorBlob == nil && len(f.Descriptors) != DescriptorSize*len(f.Keypoints):
 		return invalidf("%d descriptor values for %d keypoints (want %d)",
 			len(f.Descriptors), len(f.Keypoints), DescriptorSize*len(f.Keypoints))
+	case f.DescriptorBlob != nil && len(f.DescriptorBlob) != 4*DescriptorSize*len(f.Keypoints):
+		return invalidf("%d descriptor bytes for %d keypoints (want %d)",
+			len(f.DescriptorBlob), len(f.Keypoints), 4*DescriptorSize*len(f.Keypoints))
 	}
 	for i, k := range f.Keypoints {
 		// SQLite stores NaN as NULL, which the seed's NOT NULL columns refuse.
@@ -93,6 +100,14 @@ func (f *Frame) validate() error {
 }
 
 func isNaN(f float32) bool { return f != f }
+
+// descriptorBlob returns what the descriptors row stores for f.
+func (f *Frame) descriptorBlob() []byte {
+	if f.DescriptorBlob != nil {
+		return f.DescriptorBlob
+	}
+	return encodeDescriptors(f.Descriptors)
+}
 
 // sequenced reports whether f carries a stream/seq (the extension trailer).
 func (f *Frame) sequenced() bool { return f.StreamID != 0 || f.Seq != 0 }

@@ -108,7 +108,7 @@ func (d *DB) Store(ctx context.Context, f *Frame) (id int64, inserted bool, err 
 	if err := f.validate(); err != nil {
 		return 0, false, err
 	}
-	blob := encodeDescriptors(f.Descriptors)
+	blob := f.descriptorBlob()
 
 	tx, err := d.sql.BeginTx(ctx, nil) // BEGIN IMMEDIATE
 	if err != nil {

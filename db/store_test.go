@@ -116,6 +116,37 @@ func bitsOf(k Keypoint) [6]uint32 {
 		math.Float32bits(k.Angle), math.Float32bits(k.Response), uint32(k.Octave)}
 }
 
+// TestStoreDescriptorBlob stores descriptors handed over as a little-endian
+// blob (a logger that decoded them in place) and reads the values back.
+func TestStoreDescriptorBlob(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := testCtx(t)
+	f := makeFrame(8, 1, 1, 100, 300)
+	want := f.Descriptors
+	f.Descriptors = nil
+	f.DescriptorBlob = make([]byte, 4*len(want))
+	for i, v := range want {
+		binary.LittleEndian.PutUint32(f.DescriptorBlob[4*i:], math.Float32bits(v))
+	}
+	id, inserted, err := d.Store(ctx, f)
+	if err != nil || !inserted {
+		t.Fatalf("Store = %d, %v, %v; want inserted", id, inserted, err)
+	}
+	got, err := d.Image(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Descriptors) != len(want) {
+		t.Fatalf("read back %d descriptor values; want %d", len(got.Descriptors), len(want))
+	}
+	for i := range want {
+		if math.Float32bits(got.Descriptors[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("descriptor value %d = %v; want %v", i, got.Descriptors[i], want[i])
+		}
+	}
+	checkConsistent(t, d.sql)
+}
+
 func TestStoreRedelivery(t *testing.T) {
 	d, _ := openTest(t)
 	ctx := testCtx(t)
@@ -175,6 +206,8 @@ func TestStoreInvalid(t *testing.T) {
 		{"long filename", func(f *Frame) *Frame { f.Filename = string(bytes.Repeat([]byte("a"), MaxFilename+1)); return f }},
 		{"filename not UTF-8", func(f *Frame) *Frame { f.Filename = "\xff.jpg"; return f }},
 		{"NaN keypoint", func(f *Frame) *Frame { f.Keypoints[2].Response = float32(math.NaN()); return f }},
+		{"descriptor blob short", func(f *Frame) *Frame { f.DescriptorBlob = make([]byte, 3*512-1); return f }},
+		{"descriptor blob empty", func(f *Frame) *Frame { f.DescriptorBlob = []byte{}; return f }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,7 @@ func Main(ctx context.Context, args []string, samples fs.FS, stderr io.Writer) e
 	fs.StringVar(&common.Instance, "instance", "", "instance `name` in status reports (default the stage name)")
 	fs.StringVar(&common.Delivery, "delivery", DeliveryReliable, "delivery: reliable (nothing lost, flow-controlled) or best-effort (newest wins, losses counted)")
 	fs.StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the stage to `file` (go tool pprof reads it)")
 
 	var run func(context.Context, *slog.Logger) error
 	switch name {
@@ -143,7 +145,32 @@ func Main(ctx context.Context, args []string, samples fs.FS, stderr io.Writer) e
 		os.Exit(ExitCrash)
 	}
 	log := NewLogger(stderr, logFormat).With("stage", name, "instance", instanceOr(common.Instance, name))
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		defer stop(log)
+	}
 	return run(ctx, log)
+}
+
+// startCPUProfile profiles the process into path until the returned stop.
+func startCPUProfile(path string) (stop func(*slog.Logger), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func(log *slog.Logger) {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			log.Error("cpu profile not written", "file", path, "err", err)
+		}
+	}, nil
 }
 
 // NewLogger returns the stage's slog logger on w: "text" or JSON.

@@ -154,7 +154,9 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 // handle decodes, validates, stores and acknowledges one message. It
 // reports whether a new frame was stored.
 func (l *logger) handle(ctx context.Context, msg []byte) bool {
-	f, err := wire.DecodeProcessed(msg)
+	// In place: the descriptors go to SQLite as they sit in msg, rewritten
+	// little-endian, instead of through a new slice of megabytes.
+	f, err := wire.DecodeProcessedInPlace(msg)
 	if err == nil {
 		err = validate(f)
 	}
@@ -217,9 +219,9 @@ func validate(f *wire.Frame) error {
 	switch {
 	case len(f.Data) == 0:
 		return errors.New("no image data")
-	case len(f.Descriptors) != len(f.Keypoints)*wire.DescriptorSize:
+	case len(f.DescriptorsLE) != 4*len(f.Keypoints)*wire.DescriptorSize:
 		return fmt.Errorf("%d keypoints but %d descriptor values (want %d)",
-			len(f.Keypoints), len(f.Descriptors), len(f.Keypoints)*wire.DescriptorSize)
+			len(f.Keypoints), len(f.DescriptorsLE)/4, len(f.Keypoints)*wire.DescriptorSize)
 	case f.Width == 0 || f.Height == 0:
 		return fmt.Errorf("image size %dx%d", f.Width, f.Height)
 	}
@@ -228,15 +230,15 @@ func validate(f *wire.Frame) error {
 
 func toRecord(f *wire.Frame) *db.Frame {
 	rec := &db.Frame{
-		Timestamp:   int64(f.Timestamp),
-		Filename:    f.Filename,
-		Width:       int(f.Width),
-		Height:      int(f.Height),
-		Channels:    int(f.Channels),
-		Image:       f.Data,
-		Keypoints:   make([]db.Keypoint, len(f.Keypoints)),
-		Descriptors: f.Descriptors,
-		ReceivedAt:  time.Now(),
+		Timestamp:      int64(f.Timestamp),
+		Filename:       f.Filename,
+		Width:          int(f.Width),
+		Height:         int(f.Height),
+		Channels:       int(f.Channels),
+		Image:          f.Data,
+		Keypoints:      make([]db.Keypoint, len(f.Keypoints)),
+		DescriptorBlob: f.DescriptorsLE,
+		ReceivedAt:     time.Now(),
 	}
 	for i, k := range f.Keypoints {
 		rec.Keypoints[i] = db.Keypoint(k)

@@ -11,6 +11,13 @@ import "runtime/debug"
 // generator past 300 MB. The limit is soft (debug.SetMemoryLimit): it
 // raises itself with the largest message, so live data never exceeds it
 // and the collector never thrashes. It belongs to the stage's main loop.
+//
+// Within the limit the collector runs only when the heap reaches it
+// (GOGC off): the default, a collection each time the heap doubles, ran
+// every frame or two here and let the scavenger hand the freed megabytes
+// back to the kernel, so each new message buffer was faulted in and zeroed
+// afresh, a page at a time. With the limit alone the same memory is
+// reused.
 type frameMemory struct {
 	largest int
 }
@@ -27,4 +34,5 @@ func (m *frameMemory) saw(n int) {
 	}
 	m.largest = n
 	debug.SetMemoryLimit(goMemoryBase + goMemoryFrames*int64(n))
+	debug.SetGCPercent(-1)
 }

@@ -119,6 +119,11 @@ type Frame struct {
 	// holds len(Keypoints)×128 values for SIFT, row after row.
 	Keypoints   []Keypoint
 	Descriptors []float32
+	// DescriptorsLE replaces Descriptors in a frame from
+	// DecodeProcessedInPlace: the same values as little-endian binary32,
+	// in the decoded message's own buffer. Encoding uses it when
+	// Descriptors is empty.
+	DescriptorsLE []byte
 	// Trailer is nil for a message without our extension (a seed peer's).
 	Trailer *Trailer
 }
@@ -127,7 +132,7 @@ type Frame struct {
 func (f *Frame) Size() int {
 	n := headerSize + len(f.Filename) + len(f.Data)
 	if f.Type == TypeProcessed {
-		n += 4 + len(f.Keypoints)*keypointSize + 4 + len(f.Descriptors)*4
+		n += 4 + len(f.Keypoints)*keypointSize + 4 + f.descriptorCount()*4
 	}
 	if f.Trailer != nil {
 		n += trailerSize
@@ -171,8 +176,12 @@ func (f *Frame) AppendBinary(b []byte) ([]byte, error) {
 			b = binary.BigEndian.AppendUint32(b, math.Float32bits(k.Response))
 			b = binary.BigEndian.AppendUint32(b, uint32(k.Octave))
 		}
-		b = binary.BigEndian.AppendUint32(b, uint32(len(f.Descriptors)))
-		b = appendFloatsBE(b, f.Descriptors)
+		b = binary.BigEndian.AppendUint32(b, uint32(f.descriptorCount()))
+		if len(f.Descriptors) == 0 && len(f.DescriptorsLE) > 0 {
+			b = appendSwapped(b, f.DescriptorsLE[:4*f.descriptorCount()])
+		} else {
+			b = appendFloatsBE(b, f.Descriptors)
+		}
 	}
 	if f.Trailer != nil {
 		b = f.Trailer.append(b)
@@ -190,14 +199,23 @@ func (f *Frame) check() error {
 		return fmt.Errorf("wire: encode image of %d bytes (max %d): %w", len(f.Data), MaxImageBytes, ErrTooLarge)
 	case len(f.Keypoints) > MaxKeypoints:
 		return fmt.Errorf("wire: encode %d keypoints (max %d): %w", len(f.Keypoints), MaxKeypoints, ErrTooLarge)
-	case len(f.Descriptors) > MaxKeypoints*DescriptorSize:
-		return fmt.Errorf("wire: encode %d descriptor values: %w", len(f.Descriptors), ErrTooLarge)
-	case f.Type == TypeImage && (len(f.Keypoints) > 0 || len(f.Descriptors) > 0):
+	case f.descriptorCount() > MaxKeypoints*DescriptorSize:
+		return fmt.Errorf("wire: encode %d descriptor values: %w", f.descriptorCount(), ErrTooLarge)
+	case f.Type == TypeImage && (len(f.Keypoints) > 0 || f.descriptorCount() > 0):
 		// IMAGE_DATA has no room for features: refuse rather than drop them.
 		return fmt.Errorf("wire: encode %v with %d keypoints and %d descriptor values: %w",
-			f.Type, len(f.Keypoints), len(f.Descriptors), ErrMismatch)
+			f.Type, len(f.Keypoints), f.descriptorCount(), ErrMismatch)
 	}
 	return nil
+}
+
+// descriptorCount is the number of descriptor values f carries, in
+// Descriptors or else in DescriptorsLE.
+func (f *Frame) descriptorCount() int {
+	if len(f.Descriptors) == 0 {
+		return len(f.DescriptorsLE) / 4
+	}
+	return len(f.Descriptors)
 }
 
 func (t *Trailer) append(b []byte) []byte {
@@ -229,6 +247,17 @@ func appendFloatsBE(b []byte, v []float32) []byte {
 	return b
 }
 
+// appendSwapped appends the 4-byte values of le (little-endian) big-endian.
+func appendSwapped(b, le []byte) []byte {
+	off := len(b)
+	b = append(b, make([]byte, len(le))...)
+	out := b[off:]
+	for i := 0; i+4 <= len(le); i += 4 {
+		binary.BigEndian.PutUint32(out[i:], binary.LittleEndian.Uint32(le[i:]))
+	}
+	return b
+}
+
 // PeekType returns the type byte of msg, or an error for an empty message.
 func PeekType(msg []byte) (Type, error) {
 	if len(msg) == 0 {
@@ -244,6 +273,16 @@ func DecodeImage(msg []byte) (*Frame, error) { return decode(msg, TypeImage) }
 // into msg; keypoints and descriptors are converted into new slices.
 func DecodeProcessed(msg []byte) (*Frame, error) { return decode(msg, TypeProcessed) }
 
+// DecodeProcessedInPlace is DecodeProcessed for a receiver that owns msg and
+// stores descriptors little-endian (the database): instead of converting the
+// descriptors into a new slice, it rewrites them little-endian inside msg
+// and sets DescriptorsLE to them, leaving Descriptors nil. That saves a
+// buffer of megabytes a frame. msg is modified even when an error is
+// returned.
+func DecodeProcessedInPlace(msg []byte) (*Frame, error) {
+	return decodeOpts(msg, TypeProcessed, true)
+}
+
 // Decode decodes an IMAGE_DATA or PROCESSED_DATA message, whichever msg is.
 func Decode(msg []byte) (*Frame, error) {
 	t, err := PeekType(msg)
@@ -257,8 +296,10 @@ func Decode(msg []byte) (*Frame, error) {
 	return decode(msg, t)
 }
 
-func decode(msg []byte, want Type) (*Frame, error) {
-	r := reader{buf: msg}
+func decode(msg []byte, want Type) (*Frame, error) { return decodeOpts(msg, want, false) }
+
+func decodeOpts(msg []byte, want Type, inPlace bool) (*Frame, error) {
+	r := reader{buf: msg, inPlace: inPlace}
 	t := Type(r.u8("type"))
 	if r.err != nil {
 		return nil, r.err
@@ -308,9 +349,10 @@ func decode(msg []byte, want Type) (*Frame, error) {
 // reader walks a message; the first failure sticks in err and later reads
 // return zero values, so decode checks err once per group of fields.
 type reader struct {
-	buf []byte
-	off int
-	err error
+	buf     []byte
+	off     int
+	err     error
+	inPlace bool // descriptors: rewrite little-endian in buf (DecodeProcessedInPlace)
 }
 
 func (r *reader) remaining() int { return len(r.buf) - r.off }
@@ -398,6 +440,13 @@ func (r *reader) features(f *Frame) {
 	}
 	raw = r.bytes("descriptors", int(n)*4)
 	if r.err != nil {
+		return
+	}
+	if r.inPlace {
+		for i := 0; i < len(raw); i += 4 {
+			binary.LittleEndian.PutUint32(raw[i:], binary.BigEndian.Uint32(raw[i:]))
+		}
+		f.DescriptorsLE = raw
 		return
 	}
 	f.Descriptors = make([]float32, n)

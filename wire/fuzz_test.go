@@ -2,9 +2,11 @@ package wire_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -137,7 +139,40 @@ func FuzzDecodeProcessed(f *testing.F) {
 	for _, m := range [][]byte{goldenProcessed, goldenProcessedWithTrail, seedCorpus()["FuzzDecodeProcessed"]["valid-processed-empty"]} {
 		f.Add(m)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) { checkFrameRoundTrip(t, b, wire.DecodeProcessed) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkFrameRoundTrip(t, b, wire.DecodeProcessed)
+		checkInPlace(t, b)
+	})
+}
+
+// checkInPlace decodes a copy of b with DecodeProcessedInPlace: it accepts
+// what DecodeProcessed accepts, its DescriptorsLE hold the same values
+// little-endian, and the frame encodes to the same message.
+func checkInPlace(t *testing.T, b []byte) {
+	want, wantErr := wire.DecodeProcessed(b)
+	got, err := wire.DecodeProcessedInPlace(bytes.Clone(b))
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("DecodeProcessedInPlace error %v; DecodeProcessed %v", err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	if got.Descriptors != nil || len(got.DescriptorsLE) != 4*len(want.Descriptors) {
+		t.Fatalf("in place: %d descriptor values and %d bytes; want none and %d bytes",
+			len(got.Descriptors), len(got.DescriptorsLE), 4*len(want.Descriptors))
+	}
+	for i, v := range want.Descriptors {
+		if le := binary.LittleEndian.Uint32(got.DescriptorsLE[4*i:]); le != math.Float32bits(v) {
+			t.Fatalf("descriptor %d: %#08x little-endian; want %#08x", i, le, math.Float32bits(v))
+		}
+	}
+	out, err := got.MarshalBinary()
+	if err != nil {
+		t.Fatalf("encode frame decoded in place: %v", err)
+	}
+	if ref, _ := want.MarshalBinary(); !bytes.Equal(out, ref) {
+		t.Fatalf("frame decoded in place encodes to\n% x\nwant\n% x", head(out), head(ref))
+	}
 }
 
 // checkFrameRoundTrip decodes b; an accepted message re-encodes to the same

@@ -13,13 +13,14 @@ import (
 
 // Limit is the result of the limit phase.
 type Limit struct {
-	FPS          float64 `json:"fps"`
-	Frames       int     `json:"frames"`          // completed within the window
-	SIFTMs       float64 `json:"sift_ms_mean"`    // decode + SIFT per frame, wall time, within the window
-	CPUPerFrame  float64 `json:"cpu_s_per_frame"` // this process's CPU over the window ÷ frames
-	SysPerFrame  float64 `json:"sys_s_per_frame"` // the part of it in the kernel (page faults, mostly)
-	PeakRSSBytes int64   `json:"peak_rss_bytes"`  // this process's VmHWM at the end
-	OtherCores   float64 `json:"other_cores"`     // CPU used by other processes over the window, in cores
+	FPS            float64 `json:"fps"`
+	Frames         int     `json:"frames"`          // completed within the window
+	SIFTMs         float64 `json:"sift_ms_mean"`    // decode + SIFT per frame, wall time, within the window
+	CPUPerFrame    float64 `json:"cpu_s_per_frame"` // this process's CPU over the window ÷ frames
+	SysPerFrame    float64 `json:"sys_s_per_frame"` // the part of it in the kernel (page faults, mostly)
+	FaultsPerFrame float64 `json:"minor_faults_per_frame"`
+	PeakRSSBytes   int64   `json:"peak_rss_bytes"` // this process's VmHWM at the end
+	OtherCores     float64 `json:"other_cores"`    // CPU used by other processes over the window, in cores
 
 	raw limitRaw // what pooling rounds needs
 }
@@ -140,6 +141,7 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 	used := cpu1.sub(cpu0)
 	l.CPUPerFrame = perFrame(used.total(), l.FPS, cfg.For)
 	l.SysPerFrame = perFrame(used.sys, l.FPS, cfg.For)
+	l.FaultsPerFrame = float64(used.faults) / (l.FPS * cfg.For.Seconds())
 	l.OtherCores = max(all1-all0-used.total(), 0).Seconds() / cfg.For.Seconds()
 	l.PeakRSSBytes, _ = peakRSS(os.Getpid())
 	l.raw = limitRaw{used: used, other: l.OtherCores * cfg.For.Seconds(), took: took, window: cfg.For.Seconds()}

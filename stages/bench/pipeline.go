@@ -78,14 +78,15 @@ type Latency struct {
 
 // Stage holds one stage process's figures over the window.
 type Stage struct {
-	Name         string  `json:"name"`
-	PID          int     `json:"pid"`
-	CPUPerFrame  float64 `json:"cpu_s_per_frame"`
-	SysPerFrame  float64 `json:"sys_s_per_frame"` // the part of it in the kernel
-	CPUCores     float64 `json:"cpu_cores"`       // CPU seconds per second of the window
-	PeakRSSBytes int64   `json:"peak_rss_bytes"`  // VmHWM at the end of the window
-	Errors       uint64  `json:"errors"`
-	LastError    string  `json:"last_error,omitempty"`
+	Name           string  `json:"name"`
+	PID            int     `json:"pid"`
+	CPUPerFrame    float64 `json:"cpu_s_per_frame"`
+	SysPerFrame    float64 `json:"sys_s_per_frame"` // the part of it in the kernel
+	FaultsPerFrame float64 `json:"minor_faults_per_frame"`
+	CPUCores       float64 `json:"cpu_cores"`      // CPU seconds per second of the window
+	PeakRSSBytes   int64   `json:"peak_rss_bytes"` // VmHWM at the end of the window
+	Errors         uint64  `json:"errors"`
+	LastError      string  `json:"last_error,omitempty"`
 }
 
 // stopGrace is how long a stage may take to stop after SIGTERM. The
@@ -251,6 +252,7 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 		res.raw.used = append(res.raw.used, used)
 		res.Stages[i].CPUPerFrame = perFrame(used.total(), res.FPS, cfg.For)
 		res.Stages[i].SysPerFrame = perFrame(used.sys, res.FPS, cfg.For)
+		res.Stages[i].FaultsPerFrame = float64(used.faults) / (res.FPS * cfg.For.Seconds())
 	}
 	slices.Reverse(res.Stages) // pipeline order: generator, extractor, logger
 	slices.Reverse(res.raw.used)

@@ -34,8 +34,7 @@ func poolLimits(ls []Limit) Limit {
 		p.PeakRSSBytes = max(p.PeakRSSBytes, l.PeakRSSBytes)
 		frames += l.FPS * l.raw.window
 		p.raw.window += l.raw.window
-		p.raw.used.user += l.raw.used.user
-		p.raw.used.sys += l.raw.used.sys
+		p.raw.used = p.raw.used.add(l.raw.used)
 		p.raw.other += l.raw.other
 		p.raw.took = append(p.raw.took, l.raw.took...)
 	}
@@ -44,6 +43,7 @@ func poolLimits(ls []Limit) Limit {
 	if frames > 0 {
 		p.CPUPerFrame = p.raw.used.total().Seconds() / frames
 		p.SysPerFrame = p.raw.used.sys.Seconds() / frames
+		p.FaultsPerFrame = float64(p.raw.used.faults) / frames
 	}
 	p.OtherCores = p.raw.other / p.raw.window
 	return p
@@ -88,8 +88,7 @@ func poolPipelines(ps []Pipeline) Pipeline {
 			if s.LastError != "" {
 				t.LastError = s.LastError
 			}
-			r.used[i].user += q.raw.used[i].user
-			r.used[i].sys += q.raw.used[i].sys
+			r.used[i] = r.used[i].add(q.raw.used[i])
 		}
 	}
 	p.FPS = frames / r.window
@@ -102,6 +101,7 @@ func poolPipelines(ps []Pipeline) Pipeline {
 		if frames > 0 {
 			p.Stages[i].CPUPerFrame = r.used[i].total().Seconds() / frames
 			p.Stages[i].SysPerFrame = r.used[i].sys.Seconds() / frames
+			p.Stages[i].FaultsPerFrame = float64(r.used[i].faults) / frames
 		}
 		p.Stages[i].CPUCores = r.used[i].total().Seconds() / r.window
 	}

@@ -13,12 +13,19 @@ import (
 // 100 for user space (USER_HZ), whatever the kernel's HZ.
 const userHZ = 100
 
-// cpu is the CPU time a process has used: user and system (kernel).
-type cpu struct{ user, sys time.Duration }
+// cpu is the CPU time a process has used, user and system (kernel), and
+// the minor page faults it took: memory it touched that the kernel had to
+// map (and zero) first, the cost of an allocator that hands memory back.
+type cpu struct {
+	user, sys time.Duration
+	faults    uint64
+}
 
 func (c cpu) total() time.Duration { return c.user + c.sys }
 
-func (c cpu) sub(d cpu) cpu { return cpu{c.user - d.user, c.sys - d.sys} }
+func (c cpu) sub(d cpu) cpu { return cpu{c.user - d.user, c.sys - d.sys, c.faults - d.faults} }
+
+func (c cpu) add(d cpu) cpu { return cpu{c.user + d.user, c.sys + d.sys, c.faults + d.faults} }
 
 // cpuTime reads the CPU time of every thread of process pid.
 func cpuTime(pid int) (cpu, error) {
@@ -29,7 +36,7 @@ func cpuTime(pid int) (cpu, error) {
 	return parseStatCPU(b)
 }
 
-// parseStatCPU returns utime and stime from the contents of /proc/PID/stat.
+// parseStatCPU returns utime, stime and minflt from the contents of /proc/PID/stat.
 // The command name (field 2) is in parentheses and may hold spaces and
 // parentheses itself, so fields are counted from the last ')'.
 func parseStatCPU(b []byte) (cpu, error) {
@@ -38,16 +45,17 @@ func parseStatCPU(b []byte) (cpu, error) {
 		return cpu{}, errors.New("proc stat: no command name")
 	}
 	f := bytes.Fields(b[i+1:]) // f[0] is field 3 (state)
-	const utime, stime = 14 - 3, 15 - 3
+	const minflt, utime, stime = 10 - 3, 14 - 3, 15 - 3
 	if len(f) <= stime {
 		return cpu{}, fmt.Errorf("proc stat: %d fields after the command name, want > %d", len(f), stime)
 	}
 	u, err1 := strconv.ParseUint(string(f[utime]), 10, 64)
 	s, err2 := strconv.ParseUint(string(f[stime]), 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
+	m, err3 := strconv.ParseUint(string(f[minflt]), 10, 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return cpu{}, fmt.Errorf("proc stat: %w", err)
 	}
-	return cpu{time.Duration(u) * time.Second / userHZ, time.Duration(s) * time.Second / userHZ}, nil
+	return cpu{time.Duration(u) * time.Second / userHZ, time.Duration(s) * time.Second / userHZ, m}, nil
 }
 
 // peakRSS reads the peak resident set size (VmHWM) of process pid, in bytes.

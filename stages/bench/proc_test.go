@@ -14,9 +14,9 @@ func TestParseStatCPU(t *testing.T) {
 		wantErr bool
 	}{
 		{"plain", "4242 (imaging-tui) S 1 4242 4242 0 -1 4194560 1020 0 0 0 250 75 0 0 20 0 9 0 123 456 789",
-			cpu{2500 * time.Millisecond, 750 * time.Millisecond}, false},
+			cpu{2500 * time.Millisecond, 750 * time.Millisecond, 1020}, false},
 		{"name with spaces and parentheses", "77 (a) b (c d) R 1 77 77 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 6 7",
-			cpu{10 * time.Millisecond, 20 * time.Millisecond}, false},
+			cpu{10 * time.Millisecond, 20 * time.Millisecond, 0}, false},
 		{"truncated", "77 (x) R 1 77 77 0 -1 0 0 0 0 0 1", cpu{}, true},
 		{"no name", "77 x R", cpu{}, true},
 		{"not a number", "77 (x) R 1 77 77 0 -1 0 0 0 0 0 ab 2 0", cpu{}, true},

@@ -31,16 +31,19 @@ func writeTable(w io.Writer, res *Result) error {
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	l, p := res.Limit, res.Pipeline
-	fmt.Fprintf(tw, "\tframes/s\tframes\tSIFT ms/frame\tCPU s/frame\t(sys)\tpeak RSS\t\n")
-	fmt.Fprintf(tw, "limit\t%.3f\t%d\t%.0f\t%.3f\t%.3f\t%s\t\n", l.FPS, l.Frames, l.SIFTMs, l.CPUPerFrame, l.SysPerFrame, bytesString(l.PeakRSSBytes))
-	var cpu, sys float64
+	fmt.Fprintf(tw, "\tframes/s\tframes\tSIFT ms/frame\tCPU s/frame\t(sys)\tfaults/frame\tpeak RSS\t\n")
+	fmt.Fprintf(tw, "limit\t%.3f\t%d\t%.0f\t%.3f\t%.3f\t%.0f\t%s\t\n", l.FPS, l.Frames, l.SIFTMs, l.CPUPerFrame, l.SysPerFrame,
+		l.FaultsPerFrame, bytesString(l.PeakRSSBytes))
+	var cpu, sys, faults float64
 	for _, s := range p.Stages {
 		cpu += s.CPUPerFrame
 		sys += s.SysPerFrame
+		faults += s.FaultsPerFrame
 	}
-	fmt.Fprintf(tw, "pipeline\t%.3f\t%d\t%.0f\t%.3f\t%.3f\t\t\n", p.FPS, p.Frames, p.SIFTMs, cpu, sys)
+	fmt.Fprintf(tw, "pipeline\t%.3f\t%d\t%.0f\t%.3f\t%.3f\t%.0f\t\t\n", p.FPS, p.Frames, p.SIFTMs, cpu, sys, faults)
 	for _, s := range p.Stages {
-		fmt.Fprintf(tw, "  %s\t\t\t\t%.3f\t%.3f\t%s\t\n", s.Name, s.CPUPerFrame, s.SysPerFrame, bytesString(s.PeakRSSBytes))
+		fmt.Fprintf(tw, "  %s\t\t\t\t%.3f\t%.3f\t%.0f\t%s\t\n", s.Name, s.CPUPerFrame, s.SysPerFrame, s.FaultsPerFrame,
+			bytesString(s.PeakRSSBytes))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
