@@ -49,9 +49,17 @@ func wrapErr(op string, err error) error {
 
 // mapErr returns the sentinel matching a driver error, or nil.
 func mapErr(err error) error {
+	code := -1
 	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
+	var re *rawError
+	switch {
+	case errors.As(err, &se):
+		code = se.Code()
+	case errors.As(err, &re):
+		code = re.code
+	}
+	if code >= 0 {
+		switch code & 0xff {
 		case sqlite3.SQLITE_FULL:
 			return ErrFull
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:

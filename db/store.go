@@ -22,10 +22,8 @@ var kpBatch = 256
 // stmts are the writer's statements, prepared once at Open on its single
 // connection and bound to each transaction with Tx.StmtContext.
 type stmts struct {
-	find  *sql.Stmt   // id of (stream_id, seq)
-	image *sql.Stmt   // insert the images row
-	desc  *sql.Stmt   // insert the descriptors row
-	kp    []*sql.Stmt // kp[i] inserts 1<<i keypoint rows
+	find *sql.Stmt   // id of (stream_id, seq)
+	kp   []*sql.Stmt // kp[i] inserts 1<<i keypoint rows
 }
 
 const insertImageSQL = `INSERT INTO images
@@ -33,6 +31,8 @@ const insertImageSQL = `INSERT INTO images
 	 stream_id, seq, keypoint_count, published_at, extracted_at, received_at, stored_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (stream_id, seq) DO NOTHING`
+
+const insertDescriptorsSQL = `INSERT INTO descriptors (image_id, descriptor_data) VALUES (?, ?)`
 
 // keypointSQL returns a multi-row INSERT of n keypoints; ?1 is the image id,
 // then six values a row.
@@ -62,13 +62,6 @@ func prepare(ctx context.Context, sdb *sql.DB) (st *stmts, err error) {
 	if st.find, err = p("SELECT id FROM images WHERE stream_id = ? AND seq = ?"); err != nil {
 		return st, err
 	}
-	if st.image, err = p(insertImageSQL); err != nil {
-		return st, err
-	}
-	// coalesce: the driver binds an empty []byte as NULL; the column is NOT NULL.
-	if st.desc, err = p("INSERT INTO descriptors (image_id, descriptor_data) VALUES (?, coalesce(?, x''))"); err != nil {
-		return st, err
-	}
 	for n := 1; n <= kpBatch; n *= 2 {
 		s, err := p(keypointSQL(n))
 		if err != nil {
@@ -81,7 +74,7 @@ func prepare(ctx context.Context, sdb *sql.DB) (st *stmts, err error) {
 
 func (st *stmts) close() error {
 	var errs []error
-	for _, s := range append([]*sql.Stmt{st.find, st.image, st.desc}, st.kp...) {
+	for _, s := range append([]*sql.Stmt{st.find}, st.kp...) {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -110,7 +103,7 @@ func (d *DB) Store(ctx context.Context, f *Frame) (id int64, inserted bool, err 
 	}
 	blob := f.descriptorBlob()
 
-	tx, err := d.sql.BeginTx(ctx, nil) // BEGIN IMMEDIATE
+	tx, err := d.beginRaw(ctx) // BEGIN IMMEDIATE
 	if err != nil {
 		return 0, false, wrapErr("store frame: begin", err)
 	}
@@ -134,14 +127,11 @@ func (d *DB) Store(ctx context.Context, f *Frame) (id int64, inserted bool, err 
 		}
 	}
 
-	res, err := tx.StmtContext(ctx, d.stmts.image).ExecContext(ctx,
+	// The image and the descriptors are bound in place (see raw.go).
+	id, n, err := tx.exec(insertImageSQL,
 		f.Timestamp, f.Filename, f.Width, f.Height, f.Channels, len(f.Image), f.Image,
 		stream, seq, len(f.Keypoints),
 		nsOrNull(f.PublishedAt), nsOrNull(f.ExtractedAt), nsOrNull(f.ReceivedAt), time.Now().UnixNano())
-	if err != nil {
-		return 0, false, wrapErr("store frame: insert image", err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, false, wrapErr("store frame: insert image", err)
 	}
@@ -149,13 +139,10 @@ func (d *DB) Store(ctx context.Context, f *Frame) (id int64, inserted bool, err 
 		// Unreachable with one writer: find ran in this IMMEDIATE transaction.
 		return 0, false, fmt.Errorf("db: store frame: insert image: %d rows affected, want 1", n)
 	}
-	if id, err = res.LastInsertId(); err != nil {
-		return 0, false, wrapErr("store frame: insert image", err)
-	}
-	if err = d.insertKeypoints(ctx, tx, id, f.Keypoints); err != nil {
+	if err = d.insertKeypoints(ctx, tx.Tx, id, f.Keypoints); err != nil {
 		return 0, false, err
 	}
-	if _, err = tx.StmtContext(ctx, d.stmts.desc).ExecContext(ctx, id, blob); err != nil {
+	if _, _, err = tx.exec(insertDescriptorsSQL, id, blob); err != nil {
 		return 0, false, wrapErr("store frame: insert descriptors", err)
 	}
 	if err = tx.Commit(); err != nil {
