@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"runtime"
 	"unsafe"
@@ -86,15 +87,16 @@ func (c rawConn) exec(query string, args ...any) (rowid int64, changes int, err 
 		return 0, 0, err
 	}
 	defer libc.Xfree(c.tls, zSQL)
-	var pins runtime.Pinner
-	defer pins.Unpin() // after finalize (deferred below): SQLite reads bound values until then
-	stmt := new(uintptr) // where SQLite writes the statement: pinned, so it cannot move meanwhile
-	pins.Pin(stmt)
-	if rc := sqlite3.Xsqlite3_prepare_v2(c.tls, c.db, zSQL, -1, uintptr(unsafe.Pointer(stmt)), 0); rc != sqlite3.SQLITE_OK {
+	pp := c.tls.Alloc(int(unsafe.Sizeof(uintptr(0)))) // SQLite writes the statement here
+	defer c.tls.Free(int(unsafe.Sizeof(uintptr(0))))
+	if rc := sqlite3.Xsqlite3_prepare_v2(c.tls, c.db, zSQL, -1, pp, 0); rc != sqlite3.SQLITE_OK {
 		return 0, 0, c.err(rc)
 	}
-	defer sqlite3.Xsqlite3_finalize(c.tls, *stmt)
-	if n := int(sqlite3.Xsqlite3_bind_parameter_count(c.tls, *stmt)); n != len(args) {
+	stmt := *(*uintptr)(unsafe.Add(nil, pp))
+	vals := boundValues{tls: c.tls}
+	defer vals.free()                            // runs second: SQLite reads bound values until finalized
+	defer sqlite3.Xsqlite3_finalize(c.tls, stmt) // runs first
+	if n := int(sqlite3.Xsqlite3_bind_parameter_count(c.tls, stmt)); n != len(args) {
 		return 0, 0, fmt.Errorf("db: %d arguments for %d parameters", len(args), n)
 	}
 	const static = 0 // SQLITE_STATIC: SQLite reads the value where it is
@@ -103,15 +105,23 @@ func (c rawConn) exec(query string, args ...any) (rowid int64, changes int, err 
 		var rc int32
 		switch v := a.(type) {
 		case nil:
-			rc = sqlite3.Xsqlite3_bind_null(c.tls, *stmt, at)
+			rc = sqlite3.Xsqlite3_bind_null(c.tls, stmt, at)
 		case int64:
-			rc = sqlite3.Xsqlite3_bind_int64(c.tls, *stmt, at, v)
+			rc = sqlite3.Xsqlite3_bind_int64(c.tls, stmt, at, v)
 		case int:
-			rc = sqlite3.Xsqlite3_bind_int64(c.tls, *stmt, at, int64(v))
+			rc = sqlite3.Xsqlite3_bind_int64(c.tls, stmt, at, int64(v))
 		case string:
-			rc = sqlite3.Xsqlite3_bind_text(c.tls, *stmt, at, pinned(&pins, unsafe.StringData(v), len(v)), int32(len(v)), static)
+			p, err := vals.place(unsafe.StringData(v), len(v))
+			if err != nil {
+				return 0, 0, err
+			}
+			rc = sqlite3.Xsqlite3_bind_text(c.tls, stmt, at, p, int32(len(v)), static)
 		case []byte:
-			rc = sqlite3.Xsqlite3_bind_blob(c.tls, *stmt, at, pinned(&pins, unsafe.SliceData(v), len(v)), int32(len(v)), static)
+			p, err := vals.place(unsafe.SliceData(v), len(v))
+			if err != nil {
+				return 0, 0, err
+			}
+			rc = sqlite3.Xsqlite3_bind_blob(c.tls, stmt, at, p, int32(len(v)), static)
 		default:
 			return 0, 0, fmt.Errorf("db: cannot bind %T", a)
 		}
@@ -119,31 +129,51 @@ func (c rawConn) exec(query string, args ...any) (rowid int64, changes int, err 
 			return 0, 0, c.err(rc)
 		}
 	}
-	if rc := sqlite3.Xsqlite3_step(c.tls, *stmt); rc != sqlite3.SQLITE_DONE {
+	if rc := sqlite3.Xsqlite3_step(c.tls, stmt); rc != sqlite3.SQLITE_DONE {
 		return 0, 0, c.err(rc)
 	}
 	return sqlite3.Xsqlite3_last_insert_rowid(c.tls, c.db), int(sqlite3.Xsqlite3_changes(c.tls, c.db)), nil
 }
 
-// pinned pins the n bytes at p and returns their address. Empty values
-// get the address of a static byte: SQLite binds a NULL pointer as NULL,
-// and the columns are NOT NULL ('' and x'' are values).
-func pinned(pins *runtime.Pinner, p *byte, n int) uintptr {
-	if n == 0 || p == nil {
-		return uintptr(unsafe.Pointer(&emptyValue))
-	}
-	if n > maxBind {
-		panic("db: bound value too long") // validate keeps values far below
-	}
-	pins.Pin(p)
-	return uintptr(unsafe.Pointer(p))
+// boundValues keeps the values of a statement's parameters where SQLite
+// can read them until the statement is finalized.
+type boundValues struct {
+	tls  *libc.TLS
+	pins runtime.Pinner
+	cmem []uintptr // copies in C memory
 }
 
-// emptyValue is where an empty string or BLOB is bound.
-var emptyValue byte
+// place returns where SQLite reads the n bytes at p: p itself, pinned so
+// that the collector neither moves nor frees it. Empty values and, in
+// builds that check unsafe pointers (-race), every value are copied into C
+// memory instead: SQLite binds a NULL address as NULL (the seed's columns
+// are NOT NULL), and the transpiled SQLite's pointer arithmetic on a Go
+// address fails checkptr.
+func (b *boundValues) place(p *byte, n int) (uintptr, error) {
+	if n > math.MaxInt32 {
+		return 0, fmt.Errorf("db: cannot bind a value of %d bytes", n)
+	}
+	if n > 0 && !checkptrBuild {
+		b.pins.Pin(p)
+		return uintptr(unsafe.Pointer(p)), nil
+	}
+	m := libc.Xmalloc(b.tls, libc.Tsize_t(max(n, 1)))
+	if m == 0 {
+		return 0, fmt.Errorf("db: no memory to bind a value of %d bytes", n)
+	}
+	b.cmem = append(b.cmem, m)
+	if n > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Add(nil, m)), n), unsafe.Slice(p, n))
+	}
+	return m, nil
+}
 
-// maxBind is the longest value SQLite's int lengths can bind.
-const maxBind = 1<<31 - 1
+func (b *boundValues) free() {
+	b.pins.Unpin()
+	for _, m := range b.cmem {
+		libc.Xfree(b.tls, m)
+	}
+}
 
 // rawTx is a database/sql transaction on a connection whose raw handle it
 // can also use.
