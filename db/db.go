@@ -44,7 +44,8 @@ type DB struct {
 
 // Open opens (creating if needed) the database at path for reading and
 // writing and migrates it to SchemaVersion. The file is put in WAL mode with
-// foreign keys on, synchronous=NORMAL and a busy timeout of BusyTimeout.
+// synchronous=NORMAL and a busy timeout of BusyTimeout; the connection does
+// not enforce foreign keys (see writerParams), it keeps them.
 // All access goes through one connection, so the writer's statements, its
 // transactions and SetFull's page limit all apply to the same SQLite
 // connection. Open refuses a file whose schema is newer than SchemaVersion
@@ -179,10 +180,16 @@ func (d *DB) writable() error {
 // new file. _txlock=immediate makes every write transaction take the write
 // lock at BEGIN (waiting up to the busy timeout), so it never fails halfway
 // on a lock upgrade.
+//
+// foreign_keys stays off (SQLite's default): enforcing them costs a lookup
+// in images for every keypoint row, 13 % of storing a 2000×1500 frame
+// (BenchmarkStoreBPS 32.7 → 28.6 ms), and this writer keeps them by
+// construction — a frame's keypoints and descriptors go in with its image
+// row, in one transaction, and Retain deletes children before parents.
+// IntegrityCheck still runs SQLite's foreign-key check.
 func writerParams() []string {
 	return []string{
 		fmt.Sprintf("_pragma=busy_timeout(%d)", BusyTimeout.Milliseconds()),
-		"_pragma=foreign_keys(1)",
 		fmt.Sprintf("_pragma=page_size(%d)", pageSize),
 		"_pragma=synchronous(NORMAL)",
 		fmt.Sprintf("_pragma=journal_size_limit(%d)", journalSizeLimit),
