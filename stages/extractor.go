@@ -123,6 +123,7 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	jobs := make(chan job, cfg.Workers)
 	out := make(chan result, cfg.Workers)
 	var inHand inHandSet
+	outBufs := make(bufferPool, 2*cfg.Workers+1) // encoding, queued in out, sending
 	depth := func() { c.queue.Store(int64(len(jobs)) + busy.Load() + int64(len(out))) }
 
 	r := &reporter{endpoint: cfg.Status, base: cfg.baseStatus("extractor"), c: c, log: log,
@@ -142,7 +143,7 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 				busy.Add(1)
 				held := budget.acquire(siftWorkingSet(j.frame.Width, j.frame.Height))
 				t0 := time.Now()
-				msg, kps, err := extract(d, j)
+				msg, kps, err := extract(d, j, outBufs.get())
 				budget.release(held)
 				busy.Add(-1)
 				if err != nil {
@@ -173,6 +174,7 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 			if err := pub.Send(r.msg); err != nil {
 				c.fail(err)
 			}
+			outBufs.put(r.msg) // ZeroMQ has its own copy
 			inHand.done(r.frame)
 			c.frameDone(time.Now(), len(r.msg))
 			depth()
@@ -310,8 +312,32 @@ func enqueueNewest(jobs chan job, j job, c *counters, dropped func(job)) {
 	}
 }
 
-// extract runs SIFT on one image and encodes the PROCESSED_DATA message.
-func extract(d *sift.Detector, j job) (msg []byte, keypoints int, err error) {
+// bufferPool recycles the buffers of outgoing messages. ZeroMQ copies a
+// message when it is sent, so its buffer can take the next frame instead
+// of a new one of megabytes being allocated and zeroed.
+type bufferPool chan []byte
+
+// get returns an empty buffer, recycled if one is free.
+func (p bufferPool) get() []byte {
+	select {
+	case b := <-p:
+		return b[:0]
+	default:
+		return nil
+	}
+}
+
+// put offers b for reuse; it is dropped when the pool is full.
+func (p bufferPool) put(b []byte) {
+	select {
+	case p <- b:
+	default:
+	}
+}
+
+// extract runs SIFT on one image and encodes the PROCESSED_DATA message,
+// into buf when it is large enough.
+func extract(d *sift.Detector, j job, buf []byte) (msg []byte, keypoints int, err error) {
 	res, err := d.Detect(j.frame.Data)
 	if err != nil {
 		return nil, 0, err
@@ -325,7 +351,10 @@ func extract(d *sift.Detector, j job) (msg []byte, keypoints int, err error) {
 		t.ExtractedNS = uint64(time.Now().UnixNano())
 		f.Trailer = &t
 	}
-	msg, err = f.MarshalBinary()
+	if cap(buf) < f.Size() {
+		buf = make([]byte, 0, f.Size())
+	}
+	msg, err = f.AppendBinary(buf)
 	return msg, len(res.Keypoints), err
 }
 
