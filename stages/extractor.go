@@ -124,6 +124,7 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	out := make(chan result, cfg.Workers)
 	var inHand inHandSet
 	outBufs := make(bufferPool, 2*cfg.Workers+1) // encoding, queued in out, sending
+	inBufs := make(bufferPool, 2*cfg.Workers+1)  // receiving, queued in jobs, in SIFT
 	depth := func() { c.queue.Store(int64(len(jobs)) + busy.Load() + int64(len(out))) }
 
 	r := &reporter{endpoint: cfg.Status, base: cfg.baseStatus("extractor"), c: c, log: log,
@@ -144,6 +145,7 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 				held := budget.acquire(siftWorkingSet(j.frame.Width, j.frame.Height))
 				t0 := time.Now()
 				msg, kps, err := extract(d, j, outBufs.get())
+				inBufs.put(j.msg) // the result holds nothing of it
 				budget.release(held)
 				busy.Add(-1)
 				if err != nil {
@@ -184,16 +186,20 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	// Receiver: this goroutine owns sub.
 	var bad limiter
 	for ctx.Err() == nil {
-		msg, err := sub.Recv(StatusInterval)
+		buf := inBufs.get()
+		msg, err := sub.RecvInto(buf, StatusInterval)
 		if errors.Is(err, bus.ErrTimeout) {
+			inBufs.put(buf)
 			continue
 		}
 		if err != nil {
+			inBufs.put(buf)
 			c.fail(err)
 			continue
 		}
 		f, err := wire.DecodeImage(msg)
 		if err != nil {
+			inBufs.put(msg)
 			c.fail(fmt.Errorf("bad input message: %w", err))
 			if ok, n := bad.allow(time.Now()); ok {
 				log.Warn("bad message skipped", "err", err, "bytes", len(msg), "suppressed", n)
@@ -201,12 +207,14 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 			continue
 		}
 		if !cfg.Shard.takes(f) {
+			inBufs.put(msg)
 			continue
 		}
 		if !inHand.add(f) {
 			// The generator sent it again (a resend timeout, or a new
 			// subscriber) while the first copy is still here: its result
 			// is on its way, and a second SIFT run would only cost time.
+			inBufs.put(msg)
 			log.Debug("copy of a frame in hand skipped", "frame_seq", seqOf(f))
 			continue
 		}
@@ -214,7 +222,7 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 		c.bytesIn.Add(uint64(len(msg)))
 		j := job{frame: f, msg: msg}
 		if cfg.Delivery == DeliveryBestEffort {
-			enqueueNewest(jobs, j, c, func(old job) { inHand.done(old.frame) })
+			enqueueNewest(jobs, j, c, func(old job) { inHand.done(old.frame); inBufs.put(old.msg) })
 		} else {
 			select {
 			case jobs <- j:
@@ -329,6 +337,9 @@ func (p bufferPool) get() []byte {
 
 // put offers b for reuse; it is dropped when the pool is full.
 func (p bufferPool) put(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
 	select {
 	case p <- b:
 	default:

@@ -123,10 +123,12 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 	lastCount := time.Now()
 	var lastHello time.Time
 	stored := 0
+	var buf []byte // each message is received into the last one's memory: handle keeps nothing of it
 	for ctx.Err() == nil {
 		l.applyFullFault(ctx)
-		msg, err := sub.Recv(StatusInterval)
+		msg, err := sub.RecvInto(buf, StatusInterval)
 		if err == nil {
+			buf = msg[:0]
 			l.mem.saw(len(msg))
 			if l.handle(ctx, msg) {
 				stored++

@@ -295,7 +295,13 @@ func (s *Socket) Joins() int {
 // returns ErrTimeout if none arrived: timeout 0 only takes a message already
 // queued, and a negative timeout waits indefinitely. Only a Sub socket
 // receives.
-func (s *Socket) Recv(timeout time.Duration) ([]byte, error) {
+func (s *Socket) Recv(timeout time.Duration) ([]byte, error) { return s.RecvInto(nil, timeout) }
+
+// RecvInto is Recv that copies the message into buf's memory when it fits
+// (a new buffer otherwise) and returns it there: the caller must be done
+// with buf's previous contents. A receiver that reuses one buffer saves a
+// new allocation of the message's size each time.
+func (s *Socket) RecvInto(buf []byte, timeout time.Duration) ([]byte, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
@@ -328,9 +334,9 @@ func (s *Socket) Recv(timeout time.Duration) ([]byte, error) {
 			}
 			s.rcvtimeo = slice
 		}
-		msg, err := s.sock.RecvBytes(0)
+		msg, more, err := recvInto(s.sock, buf)
 		if err == nil {
-			if more, _ := s.sock.GetRcvmore(); more {
+			if more {
 				return nil, s.discardParts()
 			}
 			return msg, nil

@@ -484,3 +484,36 @@ func TestJoinsReportSubscribers(t *testing.T) {
 		sub.Close()
 	}
 }
+
+// TestRecvInto receives into one reused buffer: a message that fits lands
+// in the buffer's memory, a larger one grows it, and each arrives whole.
+func TestRecvInto(t *testing.T) {
+	c := newContext(t)
+	pub := open(t, c, true, "inproc://recvinto", Options{})
+	sub := open(t, c, false, pub.Endpoints()[0], Options{})
+	deliver(t, pub, sub, []byte("hello")) // subscription in place
+	buf := make([]byte, 0, 64)
+	for _, n := range []int{10, 64, 1000, 0, 700} {
+		want := bytes.Repeat([]byte{byte(n)}, n)
+		if err := pub.Send(want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := sub.RecvInto(buf, 5*time.Second)
+		if err != nil {
+			t.Fatalf("RecvInto (%d bytes): %v", n, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("RecvInto got %d bytes %.8x…; want %d bytes of %#x", len(got), got, n, byte(n))
+		}
+		if n <= cap(buf) && n > 0 && &got[:1][0] != &buf[:1][0] {
+			t.Errorf("a %d-byte message did not land in the %d-byte buffer", n, cap(buf))
+		}
+		buf = got[:0]
+	}
+	if cap(buf) < 1000 {
+		t.Errorf("buffer capacity %d after a 1000-byte message", cap(buf))
+	}
+	if _, _, err := recvInto(nil, nil); err == nil {
+		t.Error("recvInto(nil socket) succeeded")
+	}
+}
