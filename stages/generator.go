@@ -120,7 +120,8 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 		return err
 	}
 	defer zctx.Close()
-	g := &generator{cfg: cfg, log: log, c: &counters{state: wire.StateRunning}, window: map[uint64]*inflight{}}
+	g := &generator{cfg: cfg, log: log, c: &counters{state: wire.StateRunning}, window: map[uint64]*inflight{},
+		mem: frameMemory{frames: 4}} // the window's three frames and one being loaded
 	g.pub, err = zctx.Pub(cfg.Pub, bus.Options{HWM: cfg.HWM, Joins: true})
 	if err != nil {
 		return fmt.Errorf("generator: publish socket: %w", err)

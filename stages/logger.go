@@ -82,7 +82,8 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 	}
 	defer d.Close()
 	l := &logger{cfg: cfg, log: log, c: &counters{state: wire.StateRunning}, db: d, streams: map[uint64]*streamSpan{},
-		incarn: randomID()}
+		incarn: randomID(),
+		mem:    frameMemory{frames: 2}} // the receive buffer, and a larger one replacing it
 	if err := l.loadStreams(ctx); err != nil {
 		return fmt.Errorf("logger: %w", err)
 	}

@@ -19,13 +19,11 @@ import "runtime/debug"
 // afresh, a page at a time. With the limit alone the same memory is
 // reused.
 type frameMemory struct {
+	frames  int // messages the stage holds at once, at most
 	largest int
 }
 
-const (
-	goMemoryBase   = 64 << 20 // runtime, buffers, status, SQLite's Go side
-	goMemoryFrames = 4        // the window's three frames and one loading
-)
+const goMemoryBase = 64 << 20 // runtime, buffers, status, SQLite's Go side
 
 // saw notes a message of n bytes.
 func (m *frameMemory) saw(n int) {
@@ -33,6 +31,6 @@ func (m *frameMemory) saw(n int) {
 		return
 	}
 	m.largest = n
-	debug.SetMemoryLimit(goMemoryBase + goMemoryFrames*int64(n))
+	debug.SetMemoryLimit(goMemoryBase + int64(m.frames)*int64(n))
 	debug.SetGCPercent(-1)
 }
