@@ -12,12 +12,9 @@ import "runtime/debug"
 // raises itself with the largest message, so live data never exceeds it
 // and the collector never thrashes. It belongs to the stage's main loop.
 //
-// Within the limit the collector runs only when the heap reaches it
-// (GOGC off): the default, a collection each time the heap doubles, ran
-// every frame or two here and let the scavenger hand the freed megabytes
-// back to the kernel, so each new message buffer was faulted in and zeroed
-// afresh, a page at a time. With the limit alone the same memory is
-// reused.
+// (Switching the collector off below the limit, so that it ran only there,
+// spared the logger faulting in new message buffers; reusing its receive
+// buffer does that too, and keeps its heap small.)
 type frameMemory struct {
 	frames  int // messages the stage holds at once, at most
 	largest int
@@ -32,5 +29,4 @@ func (m *frameMemory) saw(n int) {
 	}
 	m.largest = n
 	debug.SetMemoryLimit(goMemoryBase + int64(m.frames)*int64(n))
-	debug.SetGCPercent(-1)
 }

@@ -14,13 +14,23 @@ func BenchmarkTransfer(b *testing.B) {
 	for _, transport := range []string{"ipc", "tcp"} {
 		for _, size := range []int{300 << 10, 3 << 20, 36 << 20} {
 			b.Run(fmt.Sprintf("%s/%dKB", transport, size>>10), func(b *testing.B) {
-				benchTransfer(b, transport, size)
+				benchTransfer(b, transport, size, false)
 			})
 		}
 	}
 }
 
-func benchTransfer(b *testing.B, transport string, size int) {
+// BenchmarkTransferInto is BenchmarkTransfer over ipc with the receiver
+// reusing one buffer (RecvInto), as the logger does.
+func BenchmarkTransferInto(b *testing.B) {
+	for _, size := range []int{300 << 10, 3 << 20, 36 << 20} {
+		b.Run(fmt.Sprintf("ipc/%dKB", size>>10), func(b *testing.B) {
+			benchTransfer(b, "ipc", size, true)
+		})
+	}
+}
+
+func benchTransfer(b *testing.B, transport string, size int, into bool) {
 	c, err := NewContext()
 	if err != nil {
 		b.Fatal(err)
@@ -76,8 +86,12 @@ func benchTransfer(b *testing.B, transport string, size int) {
 		}
 		errc <- nil
 	}()
+	var buf []byte
 	for i := range b.N {
-		got, err := sub.Recv(10 * time.Second)
+		got, err := sub.RecvInto(buf, 10*time.Second)
+		if into {
+			buf = got[:0]
+		}
 		if err != nil {
 			b.Fatalf("message %d: %v", i, err)
 		}
