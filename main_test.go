@@ -166,7 +166,9 @@ func (c *children) scan(parent int) {
 			continue
 		}
 		c.mu.Lock()
-		if old, ok := c.seen[p.pid]; !ok || old.start != p.start {
+		// A child first seen before or during its exec has its parent's
+		// command line, or none; keep the one it runs under.
+		if old, ok := c.seen[p.pid]; !ok || old.start != p.start || (p.cmd != "" && p.cmd != old.cmd) {
 			c.seen[p.pid] = p
 		}
 		c.mu.Unlock()
