@@ -114,8 +114,8 @@ func (f *Frame) sequenced() bool { return f.StreamID != 0 || f.Seq != 0 }
 
 // encodeDescriptors returns the seed's descriptor BLOB layout: the float32
 // values little-endian, K×128 of them. On a little-endian machine that is
-// the slice's own memory, returned without a copy: SQLite copies a bound
-// blob anyway, and this is megabytes a frame.
+// the slice's own memory, returned without a copy (megabytes a frame): Store
+// binds it where it lies (see raw.go).
 func encodeDescriptors(d []float32) []byte {
 	if len(d) == 0 {
 		return []byte{}

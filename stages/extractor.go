@@ -320,9 +320,9 @@ func enqueueNewest(jobs chan job, j job, c *counters, dropped func(job)) {
 	}
 }
 
-// bufferPool recycles the buffers of outgoing messages. ZeroMQ copies a
-// message when it is sent, so its buffer can take the next frame instead
-// of a new one of megabytes being allocated and zeroed.
+// bufferPool recycles message buffers, megabytes each, instead of
+// allocating and zeroing new ones: an input's once its frame is extracted,
+// an output's once sent (ZeroMQ copies a message when it is sent).
 type bufferPool chan []byte
 
 // get returns an empty buffer, recycled if one is free.
