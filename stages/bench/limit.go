@@ -74,6 +74,7 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 		wg.Add(1)
 		go func() { // owned by runLimit: ends when stop is closed, after the frame in hand
 			defer wg.Done()
+			var res sift.Result // reused, as each extractor worker does
 			for {
 				select {
 				case <-stop:
@@ -82,7 +83,7 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 				}
 				i := int(next.Add(1)-1) % len(imgs)
 				t0 := time.Now()
-				res, err := d.Detect(imgs[i].data)
+				err := d.DetectInto(imgs[i].data, &res)
 				now := time.Now()
 				mu.Lock()
 				if err != nil && firstErr == nil {
