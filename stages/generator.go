@@ -66,6 +66,7 @@ type generator struct {
 	logger    uint64        // incarnation of the logger last heard from
 	resend    bool          // a downstream restart was seen: send the window again
 	bad       limiter
+	spare     []byte // a sent message's buffer, free for the next load
 }
 
 // RunGenerator publishes the images of cfg.Images until ctx ends, the count
@@ -234,7 +235,7 @@ func (g *generator) load(name string, seq uint64) ([]byte, error) {
 		Trailer:  &wire.Trailer{StreamID: g.cfg.StreamID, Seq: seq},
 	}
 	off, n := f.DataOffset(), int(st.Size())
-	buf := make([]byte, f.Size()+n)
+	buf := g.take(f.Size() + n)
 	if _, err := io.ReadFull(file, buf[off:off+n]); err != nil {
 		return nil, fmt.Errorf("read: %w (the file shrank while being read?)", err)
 	}
@@ -255,6 +256,27 @@ func (g *generator) load(name string, seq uint64) ([]byte, error) {
 	return f.AppendBinary(buf[:0])
 }
 
+// take returns a buffer of n bytes: the spare one when it is large enough.
+// Reused, the memory of a 20 MB frame is faulted in once, not once a frame
+// (a new one is, and on a VM that hands freed memory back to its host each
+// fault costs a host round trip).
+func (g *generator) take(n int) []byte {
+	if cap(g.spare) >= n {
+		b := g.spare[:n]
+		g.spare = nil
+		return b
+	}
+	return make([]byte, n, bus.BufferCap(n))
+}
+
+// release offers the buffer of a message nothing refers to any more (sent,
+// and acknowledged under reliable delivery) for reuse; the largest is kept.
+func (g *generator) release(msg []byte) {
+	if cap(msg) > cap(g.spare) {
+		g.spare = msg
+	}
+}
+
 func (g *generator) publish(msg []byte, name string) {
 	g.seq++
 	g.lastSeq.Store(g.seq)
@@ -269,7 +291,9 @@ func (g *generator) send(seq uint64, msg []byte, name string) {
 	}
 	g.c.framesIn.Add(1)
 	g.c.frameDone(now, len(msg))
-	if g.cfg.Delivery == DeliveryReliable {
+	if g.cfg.Delivery != DeliveryReliable {
+		g.release(msg) // ZeroMQ has its own copy
+	} else {
 		g.window[seq] = &inflight{seq: seq, name: name, msg: msg, first: now, sent: now, attempts: 1}
 		g.bytes += int64(len(msg))
 		g.c.queue.Store(int64(len(g.window)))
@@ -384,6 +408,7 @@ func (g *generator) onAck(msg []byte) {
 		g.c.latency(uint64(f.first.UnixNano()), now)
 		g.bytes -= int64(len(f.msg))
 		delete(g.window, s)
+		g.release(f.msg)
 	}
 	g.c.queue.Store(int64(len(g.window)))
 	g.saveState()

@@ -67,3 +67,26 @@ func TestSIFTWorkingSet(t *testing.T) {
 		t.Errorf("working set of 4000×3000 = %d; want 2.8–3.0 GB", got)
 	}
 }
+
+// TestGeneratorReusesSentBuffer checks the generator's buffer recycling: a
+// released message's memory serves the next load that fits in it, once.
+func TestGeneratorReusesSentBuffer(t *testing.T) {
+	var g generator
+	a := g.take(1000)
+	if len(a) != 1000 || cap(a) < 1000+1000/8 {
+		t.Fatalf("take(1000): len %d cap %d, want 1000 and room for a bigger frame", len(a), cap(a))
+	}
+	g.release(a)
+	g.release(make([]byte, 10)) // smaller: the larger buffer stays
+	b := g.take(1100)
+	if &b[0] != &a[0] || len(b) != 1100 {
+		t.Fatalf("take(1100) after releasing a %d-byte buffer: new memory or len %d", cap(a), len(b))
+	}
+	if c := g.take(1100); &c[0] == &a[0] {
+		t.Fatal("the spare buffer was handed out twice")
+	}
+	g.release(b)
+	if d := g.take(cap(b) + 1); &d[0] == &b[0] {
+		t.Fatal("a buffer too small was handed out")
+	}
+}
