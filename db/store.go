@@ -11,7 +11,7 @@ import (
 
 // kpBatch is the most keypoint rows one INSERT statement carries. Store
 // splits a frame's keypoints into statements of kpBatch, kpBatch/2, ..., 1
-// rows, each prepared once at Open. Must be a power of two.
+// rows (rawConn.insertKeypoints). Must be a power of two.
 //
 // BenchmarkKeypointBatch (5000 keypoints, 1 KB image, 2 cores): one row per
 // statement ≈ 61 ms a frame, 16 ≈ 49 ms, 64–512 ≈ 36–45 ms (within noise of
@@ -22,8 +22,7 @@ var kpBatch = 256
 // stmts are the writer's statements, prepared once at Open on its single
 // connection and bound to each transaction with Tx.StmtContext.
 type stmts struct {
-	find *sql.Stmt   // id of (stream_id, seq)
-	kp   []*sql.Stmt // kp[i] inserts 1<<i keypoint rows
+	find *sql.Stmt // id of (stream_id, seq)
 }
 
 const insertImageSQL = `INSERT INTO images
@@ -59,27 +58,15 @@ func prepare(ctx context.Context, sdb *sql.DB) (st *stmts, err error) {
 		s, err := sdb.PrepareContext(ctx, q)
 		return s, wrapErr("prepare", err)
 	}
-	if st.find, err = p("SELECT id FROM images WHERE stream_id = ? AND seq = ?"); err != nil {
-		return st, err
-	}
-	for n := 1; n <= kpBatch; n *= 2 {
-		s, err := p(keypointSQL(n))
-		if err != nil {
-			return st, err
-		}
-		st.kp = append(st.kp, s)
-	}
-	return st, nil
+	st.find, err = p("SELECT id FROM images WHERE stream_id = ? AND seq = ?")
+	return st, err
 }
 
 func (st *stmts) close() error {
-	var errs []error
-	for _, s := range append([]*sql.Stmt{st.find}, st.kp...) {
-		if s != nil {
-			errs = append(errs, s.Close())
-		}
+	if st.find == nil {
+		return nil
 	}
-	return errors.Join(errs...)
+	return st.find.Close()
 }
 
 // Store writes f in one transaction: the images row, its keypoint rows and
@@ -139,8 +126,8 @@ func (d *DB) Store(ctx context.Context, f *Frame) (id int64, inserted bool, err 
 		// Unreachable with one writer: find ran in this IMMEDIATE transaction.
 		return 0, false, fmt.Errorf("db: store frame: insert image: %d rows affected, want 1", n)
 	}
-	if err = d.insertKeypoints(ctx, tx.Tx, id, f.Keypoints); err != nil {
-		return 0, false, err
+	if err = tx.insertKeypoints(id, f.Keypoints); err != nil {
+		return 0, false, wrapErr("store frame: insert keypoints", err)
 	}
 	if _, _, err = tx.exec(insertDescriptorsSQL, id, blob); err != nil {
 		return 0, false, wrapErr("store frame: insert descriptors", err)
@@ -149,34 +136,4 @@ func (d *DB) Store(ctx context.Context, f *Frame) (id int64, inserted bool, err 
 		return 0, false, wrapErr("store frame: commit", err)
 	}
 	return id, true, nil
-}
-
-// insertKeypoints writes kps in statements of the largest prepared batch
-// size that fits what remains.
-func (d *DB) insertKeypoints(ctx context.Context, tx *sql.Tx, id int64, kps []Keypoint) error {
-	if len(kps) == 0 {
-		return nil
-	}
-	args := make([]any, 1+6*min(len(kps), kpBatch))
-	args[0] = id
-	bound := make([]*sql.Stmt, len(d.stmts.kp))
-	for len(kps) > 0 {
-		i := len(d.stmts.kp) - 1
-		for 1<<i > len(kps) {
-			i--
-		}
-		n := 1 << i
-		for j, k := range kps[:n] {
-			a := args[1+6*j : 7+6*j]
-			a[0], a[1], a[2], a[3], a[4], a[5] = float64(k.X), float64(k.Y), float64(k.Size), float64(k.Angle), float64(k.Response), int64(k.Octave)
-		}
-		if bound[i] == nil {
-			bound[i] = tx.StmtContext(ctx, d.stmts.kp[i])
-		}
-		if _, err := bound[i].ExecContext(ctx, args[:1+6*n]...); err != nil {
-			return wrapErr("store frame: insert keypoints", err)
-		}
-		kps = kps[n:]
-	}
-	return nil
 }
