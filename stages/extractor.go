@@ -140,12 +140,11 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var scratch sift.Result // this worker's keypoints and descriptors, reused
 			for j := range jobs {
 				busy.Add(1)
 				held := budget.acquire(siftWorkingSet(j.frame.Width, j.frame.Height))
 				t0 := time.Now()
-				msg, kps, err := extract(d, j, &scratch, outBufs.get())
+				msg, kps, err := extract(d, j, outBufs.get())
 				inBufs.put(j.msg) // the result holds nothing of it
 				budget.release(held)
 				busy.Add(-1)
@@ -347,10 +346,11 @@ func (p bufferPool) put(b []byte) {
 	}
 }
 
-// extract runs SIFT on one image, into res, and encodes the PROCESSED_DATA
-// message, into buf when it is large enough.
-func extract(d *sift.Detector, j job, res *sift.Result, buf []byte) (msg []byte, keypoints int, err error) {
-	if err := d.DetectInto(j.frame.Data, res); err != nil {
+// extract runs SIFT on one image and encodes the PROCESSED_DATA message,
+// into buf when it is large enough.
+func extract(d *sift.Detector, j job, buf []byte) (msg []byte, keypoints int, err error) {
+	res, err := d.Detect(j.frame.Data)
+	if err != nil {
 		return nil, 0, err
 	}
 	f := *j.frame
@@ -363,7 +363,7 @@ func extract(d *sift.Detector, j job, res *sift.Result, buf []byte) (msg []byte,
 		f.Trailer = &t
 	}
 	if cap(buf) < f.Size() {
-		buf = make([]byte, 0, bus.BufferCap(f.Size()))
+		buf = make([]byte, 0, f.Size())
 	}
 	msg, err = f.AppendBinary(buf)
 	return msg, len(res.Keypoints), err

@@ -74,7 +74,6 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 		wg.Add(1)
 		go func() { // owned by runLimit: ends when stop is closed, after the frame in hand
 			defer wg.Done()
-			var res sift.Result // reused, as each extractor worker does
 			for {
 				select {
 				case <-stop:
@@ -83,7 +82,7 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 				}
 				i := int(next.Add(1)-1) % len(imgs)
 				t0 := time.Now()
-				err := d.DetectInto(imgs[i].data, &res)
+				res, err := d.Detect(imgs[i].data)
 				now := time.Now()
 				mu.Lock()
 				if err != nil && firstErr == nil {

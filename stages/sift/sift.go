@@ -16,7 +16,6 @@ package sift
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"gocv.io/x/gocv"
 
@@ -135,65 +134,56 @@ func (d *Detector) Close() error {
 // without decoding, for an image whose header declares more than
 // MaxPixels pixels, and ErrDecode for bytes that are not a decodable image.
 func (d *Detector) Detect(encoded []byte) (Result, error) {
-	var res Result
-	err := d.DetectInto(encoded, &res)
-	return res, err
-}
-
-// DetectInto is Detect writing into res, whose Keypoints and Descriptors
-// it refills in the memory they already have when that is large enough.
-// A caller that detects frame after frame into one Result allocates its
-// 4 MB of descriptors (7,500 keypoints) once instead of on every frame;
-// on a machine where fresh memory is dear (a VM that hands freed pages
-// back to its host) that is most of the extractor's page faults.
-// On error res holds no keypoints.
-func (d *Detector) DetectInto(encoded []byte, res *Result) error {
-	res.Width, res.Height = 0, 0
-	res.Keypoints, res.Descriptors = res.Keypoints[:0], res.Descriptors[:0]
 	if d.sift.p == nil {
-		return errors.New("sift: detect on a closed Detector")
+		return Result{}, errors.New("sift: detect on a closed Detector")
 	}
 	info, err := probe.Probe(encoded)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrDecode, err)
+		return Result{}, fmt.Errorf("%w: %w", ErrDecode, err)
 	}
 	if err := d.checkSize(info); err != nil {
-		return err
+		return Result{}, err
 	}
 
 	gray, err := imdecode(encoded, gocv.IMReadGrayScale)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrDecode, err)
+		return Result{}, fmt.Errorf("%w: %w", ErrDecode, err)
 	}
 	defer gray.Close()
 	if gray.Empty() {
-		return fmt.Errorf("%w: OpenCV could not decode the %s data", ErrDecode, info.Format)
+		return Result{}, fmt.Errorf("%w: OpenCV could not decode the %s data", ErrDecode, info.Format)
 	}
 
 	desc := gocv.NewMat()
 	defer desc.Close()
 	kps, err := d.sift.detectAndCompute(&gray, &desc)
 	if err != nil {
-		return fmt.Errorf("sift: detect: %w", err)
+		return Result{}, fmt.Errorf("sift: detect: %w", err)
 	}
-	defer kps.free()
-	n := kps.len()
-	if n == 0 {
-		res.Width, res.Height = gray.Cols(), gray.Rows()
-		return nil
+	res := Result{Width: gray.Cols(), Height: gray.Rows()}
+	if len(kps) == 0 {
+		return res, nil
 	}
-	if desc.Rows() != n || desc.Cols() != DescriptorSize {
-		return fmt.Errorf("sift: %d keypoints but a %d×%d descriptor matrix", n, desc.Rows(), desc.Cols())
+	if desc.Rows() != len(kps) || desc.Cols() != DescriptorSize {
+		return Result{}, fmt.Errorf("sift: %d keypoints but a %d×%d descriptor matrix", len(kps), desc.Rows(), desc.Cols())
 	}
 	values, err := desc.DataPtrFloat32()
 	if err != nil {
-		return fmt.Errorf("sift: descriptors: %w", err)
+		return Result{}, fmt.Errorf("sift: descriptors: %w", err)
 	}
-	res.Descriptors = append(res.Descriptors, values...) // copy out of the Mat
-	res.Keypoints = slices.Grow(res.Keypoints, n)[:n]
-	kps.fill(res.Keypoints)
-	res.Width, res.Height = gray.Cols(), gray.Rows()
-	return nil
+	res.Descriptors = append([]float32(nil), values...) // copy out of the Mat
+	res.Keypoints = make([]wire.Keypoint, len(kps))
+	for i, k := range kps {
+		res.Keypoints[i] = wire.Keypoint{
+			X:        float32(k.x),
+			Y:        float32(k.y),
+			Size:     float32(k.size),
+			Angle:    float32(k.angle),
+			Response: float32(k.response),
+			Octave:   int32(k.octave), // raw OpenCV value: octave | layer<<8 | scale bits
+		}
+	}
+	return res, nil
 }
 
 // checkSize applies MaxPixels and OpenCV's decoder limits to a header.

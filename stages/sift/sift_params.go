@@ -15,8 +15,6 @@ import (
 	"unsafe"
 
 	"gocv.io/x/gocv"
-
-	"github.com/imaging-tui/imaging-tui/wire"
 )
 
 // This file is the package's own cgo: gocv v0.31 creates SIFT only with
@@ -89,45 +87,21 @@ func (h *siftHandle) close() {
 }
 
 // detectAndCompute runs SIFT on gray (8-bit, one channel) and writes the
-// descriptors into desc, which the caller owns. The keypoints stay in C
-// memory until free.
-func (h *siftHandle) detectAndCompute(gray, desc *gocv.Mat) (cKeypoints, error) {
+// descriptors into desc, which the caller owns.
+func (h *siftHandle) detectAndCompute(gray, desc *gocv.Mat) ([]C.ituiKeyPoint, error) {
 	var kps *C.ituiKeyPoint
 	var n C.int
 	var cerr *C.char
 	if C.ituiSIFTDetectAndCompute(h.p, unsafe.Pointer(gray.Ptr()), unsafe.Pointer(desc.Ptr()),
 		&kps, &n, &cerr) != 0 {
-		return cKeypoints{}, takeError(cerr)
+		return nil, takeError(cerr)
 	}
-	return cKeypoints{p: kps, n: int(n)}, nil
-}
-
-// cKeypoints is the keypoint array ituiSIFTDetectAndCompute allocated.
-type cKeypoints struct {
-	p *C.ituiKeyPoint
-	n int
-}
-
-func (k cKeypoints) len() int { return k.n }
-
-// fill converts the keypoints into dst, of length len().
-func (k cKeypoints) fill(dst []wire.Keypoint) {
-	for i, c := range unsafe.Slice(k.p, k.n) {
-		dst[i] = wire.Keypoint{
-			X:        float32(c.x),
-			Y:        float32(c.y),
-			Size:     float32(c.size),
-			Angle:    float32(c.angle),
-			Response: float32(c.response),
-			Octave:   int32(c.octave), // raw OpenCV value: octave | layer<<8 | scale bits
-		}
+	if n == 0 {
+		return nil, nil
 	}
-}
-
-func (k cKeypoints) free() {
-	if k.p != nil {
-		C.ituiFree(unsafe.Pointer(k.p))
-	}
+	defer C.ituiFree(unsafe.Pointer(kps))
+	// Copy out of C memory before freeing it.
+	return append([]C.ituiKeyPoint(nil), unsafe.Slice(kps, int(n))...), nil
 }
 
 // takeError converts and frees an error message from the C++ side.

@@ -13,7 +13,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"sort"
 	"strconv"
@@ -194,41 +193,6 @@ func TestDetectMatchesGocv(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestDetectInto checks that a reused Result gets what Detect returns, in
-// the memory it already had, and holds no keypoints after a failure.
-func TestDetectInto(t *testing.T) {
-	d := newDetector(t, Options{})
-	big := encodeJPEG(t, texture(640, 480, 2))
-	small := encodeJPEG(t, texture(160, 120, 3))
-	var res Result
-	for _, data := range [][]byte{big, small, big} {
-		want, err := d.Detect(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.DetectInto(data, &res); err != nil {
-			t.Fatal(err)
-		}
-		if len(want.Keypoints) == 0 || !reflect.DeepEqual(res, want) {
-			t.Fatalf("DetectInto: %d keypoints %dx%d, Detect: %d keypoints %dx%d",
-				len(res.Keypoints), res.Width, res.Height, len(want.Keypoints), want.Width, want.Height)
-		}
-	}
-	kp, desc := &res.Keypoints[0], &res.Descriptors[0]
-	if err := d.DetectInto(small, &res); err != nil {
-		t.Fatal(err)
-	}
-	if &res.Keypoints[0] != kp || &res.Descriptors[0] != desc {
-		t.Error("a smaller result did not reuse the Result's memory")
-	}
-	if err := d.DetectInto(pngHeader(64, 64), &res); !errors.Is(err, ErrDecode) {
-		t.Fatalf("a PNG header alone: %v, want ErrDecode", err)
-	}
-	if len(res.Keypoints) != 0 || len(res.Descriptors) != 0 || res.Width != 0 {
-		t.Errorf("after an error the Result holds %d keypoints, width %d", len(res.Keypoints), res.Width)
 	}
 }
 
