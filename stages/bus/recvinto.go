@@ -45,7 +45,7 @@ func recvInto(sock *zmq.Socket, buf []byte) (msg []byte, more bool, err error) {
 		return buf[:0], false, zmq.AsErrno(err)
 	}
 	if cap(buf) < int(n) {
-		buf = make([]byte, n, BufferCap(int(n)))
+		buf = make([]byte, n)
 	}
 	buf = buf[:n]
 	if n > 0 {
@@ -72,11 +72,3 @@ func socketHandle(sock *zmq.Socket) (unsafe.Pointer, error) {
 	}
 	return p, nil
 }
-
-// BufferCap is the capacity to give a new buffer for an n-byte message that
-// will be reused for the messages after it: n and an eighth. Frames of one
-// survey differ in size by a few percent; a buffer sized exactly for one is
-// too small for the next a third of the time and is replaced, and each
-// replacement is fresh memory to fault in. Capacity never written is never
-// resident.
-func BufferCap(n int) int { return n + n/8 }
