@@ -40,6 +40,7 @@ type DB struct {
 
 	defaultMaxPages int64 // PRAGMA max_page_count at open; SetFull(false) restores it
 	stmts           *stmts
+	reserved        atomic.Int64 // largest image + descriptors reserveRecords was run for
 }
 
 // Open opens (creating if needed) the database at path for reading and

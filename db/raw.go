@@ -129,6 +129,29 @@ func (c rawConn) exec(query string, args ...any) (rowid int64, changes int, err 
 	return sqlite3.Xsqlite3_last_insert_rowid(c.tls, c.db), int(sqlite3.Xsqlite3_changes(c.tls, c.db)), nil
 }
 
+// reserveRecords lets the C allocator keep, from one frame to the next, the
+// memory SQLite builds the records of a frame's two big rows in (the image's
+// and the descriptors'), sizes bytes each. modernc.org/memory keeps a freed
+// region for reuse only while its pool stays under 4 MiB plus the most it
+// ever had mapped at once, and the two records are never mapped at once (one
+// INSERT runs after the other). So a keypoint-rich frame's descriptor record,
+// a size class above the usual one, was unmapped after each such frame and
+// faulted in again the next time: 2,800 faults (11 MB) every third
+// 4000×3000 frame of our test set, where fresh memory is dear (see the
+// README). Mapping regions of both sizes at once and freeing them raises the
+// mark; they stay mapped, untouched until SQLite uses them.
+func reserveRecords(tls *libc.TLS, sizes ...int) {
+	ps := make([]uintptr, 0, len(sizes))
+	for _, n := range sizes {
+		if p := libc.Xmalloc(tls, libc.Tsize_t(n)); p != 0 {
+			ps = append(ps, p)
+		}
+	}
+	for _, p := range ps {
+		libc.Xfree(tls, p)
+	}
+}
+
 // insertKeypoints inserts kps as rows of image id in multi-row INSERTs of
 // kpBatch, kpBatch/2, ..., 1 rows (keypointSQL), each prepared at most once
 // per call and bound value by value: no driver.Value per field, so nothing
@@ -255,6 +278,11 @@ func (d *DB) beginRaw(ctx context.Context) (*rawTx, error) {
 		return nil, err
 	}
 	return &rawTx{conn: conn, Tx: tx}, nil
+}
+
+// reserveRecords runs reserveRecords on the transaction's connection.
+func (t *rawTx) reserveRecords(sizes ...int) error {
+	return withRaw(t.conn, func(c rawConn) error { reserveRecords(c.tls, sizes...); return nil })
 }
 
 // insertKeypoints runs rawConn.insertKeypoints on the transaction's connection.

@@ -114,6 +114,13 @@ func (d *DB) Store(ctx context.Context, f *Frame) (id int64, inserted bool, err 
 		}
 	}
 
+	if need := int64(len(f.Image) + len(blob)); need > d.reserved.Load() {
+		// A record is its value and a header of a few dozen bytes.
+		if err = tx.reserveRecords(len(f.Image)+4096, len(blob)+4096); err != nil {
+			return 0, false, wrapErr("store frame", err)
+		}
+		d.reserved.Store(need)
+	}
 	// The image and the descriptors are bound in place (see raw.go).
 	id, n, err := tx.exec(insertImageSQL,
 		f.Timestamp, f.Filename, f.Width, f.Height, f.Channels, len(f.Image), f.Image,
