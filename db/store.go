@@ -47,27 +47,15 @@ func keypointSQL(n int) string {
 	return b.String()
 }
 
-func prepare(ctx context.Context, sdb *sql.DB) (st *stmts, err error) {
-	st = &stmts{}
-	defer func() {
-		if err != nil {
-			st.close()
-		}
-	}()
-	p := func(q string) (*sql.Stmt, error) {
-		s, err := sdb.PrepareContext(ctx, q)
-		return s, wrapErr("prepare", err)
+func prepare(ctx context.Context, sdb *sql.DB) (*stmts, error) {
+	find, err := sdb.PrepareContext(ctx, "SELECT id FROM images WHERE stream_id = ? AND seq = ?")
+	if err != nil {
+		return nil, wrapErr("prepare", err)
 	}
-	st.find, err = p("SELECT id FROM images WHERE stream_id = ? AND seq = ?")
-	return st, err
+	return &stmts{find: find}, nil
 }
 
-func (st *stmts) close() error {
-	if st.find == nil {
-		return nil
-	}
-	return st.find.Close()
-}
+func (st *stmts) close() error { return st.find.Close() }
 
 // Store writes f in one transaction: the images row, its keypoint rows and
 // one descriptors row holding all descriptors (K×128 float32 little-endian).
