@@ -35,6 +35,8 @@ func TestMain(m *testing.M) {
 
 // TestMainSmoke runs a short bench on the two smallest sample images and
 // checks the JSON holds both rates and a ratio, and that no stage outlives it.
+// The logger keeps only the last two frames, as --retain-frames lets an
+// operator ask: the bench must count the frames it stored all the same.
 func TestMainSmoke(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -52,7 +54,8 @@ func TestMainSmoke(t *testing.T) {
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	args := []string{"--images", dir, "--for", "3s", "--warmup", "1s", "--json"}
+	args := []string{"--images", dir, "--for", "3s", "--warmup", "1s", "--json",
+		"--logger-flags", "--retain-frames 2"}
 	if err := Main(context.Background(), args, exe, &stdout, &stderr); err != nil {
 		t.Fatalf("Main(%q) = %v; stderr:\n%s", args, err, stderr.String())
 	}
@@ -63,6 +66,10 @@ func TestMainSmoke(t *testing.T) {
 	if res.Limit.FPS <= 0 || res.Pipeline.FPS <= 0 || res.Ratio <= 0 {
 		t.Errorf("limit %v frames/s, pipeline %v frames/s, ratio %v; want all > 0\n%s",
 			res.Limit.FPS, res.Pipeline.FPS, res.Ratio, stdout.String())
+	}
+	if p := res.Pipeline; p.Frames <= 2 || 2*p.Frames < p.Extracted {
+		t.Errorf("pipeline stored %d frames in the window, extracted %d; want more than the 2 retained, and most of those extracted",
+			p.Frames, p.Extracted)
 	}
 	if res.Images.Count != 2 || res.Images.Size != "400x300" || res.Images.Format != "png" || res.Images.MeanKeypoints <= 0 {
 		t.Errorf("images = %+v; want 2 400x300 png with keypoints", res.Images)

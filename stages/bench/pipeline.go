@@ -241,6 +241,9 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 		}
 	}
 
+	if err := res.fromLoggerLog(lg.log, from, to); err != nil {
+		return res, err
+	}
 	if err := res.fromDB(ctx, dbPath, from, to); err != nil {
 		return res, err
 	}
@@ -279,18 +282,30 @@ func waitReports(ctx context.Context, st *statuses, procs []*stageProc) error {
 	return nil
 }
 
-// fromDB reads commit times and latencies from the database.
+// fromLoggerLog reads the logger's "frame stored" log lines: the commit
+// rate. The log has every frame, where the database may not: a logger run
+// with --retain-frames or --retain-bytes deletes old rows as it goes.
+func (res *Pipeline) fromLoggerLog(path string, from, to time.Time) error {
+	var stored []time.Time
+	err := scanLog(path, "frame stored", func(t time.Time, _ float64) { stored = append(stored, t) })
+	if err != nil {
+		return fmt.Errorf("pipeline: logger log: %w", err)
+	}
+	res.FPS, res.Frames = rate(stored, from, to)
+	return nil
+}
+
+// fromDB reads latencies from the rows stored in the window that the
+// database still holds.
 func (res *Pipeline) fromDB(ctx context.Context, path string, from, to time.Time) error {
 	d, err := db.OpenReadOnly(ctx, path)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	defer d.Close()
-	var stored []time.Time
 	var total, extract, deliver, store []float64
 	ms := func(a, b time.Time) float64 { return float64(b.Sub(a)) / float64(time.Millisecond) }
 	err = d.EachImage(ctx, false, func(r *db.ImageRow) error {
-		stored = append(stored, r.StoredAt)
 		if r.StoredAt.Before(from) || !r.StoredAt.Before(to) || r.PublishedAt.IsZero() {
 			return nil
 		}
@@ -305,7 +320,6 @@ func (res *Pipeline) fromDB(ctx context.Context, path string, from, to time.Time
 	if err != nil {
 		return fmt.Errorf("pipeline: read database: %w", err)
 	}
-	res.FPS, res.Frames = rate(stored, from, to)
 	res.raw.total, res.raw.extract, res.raw.deliver, res.raw.store = total, extract, deliver, store
 	res.Latency = latency(&res.raw)
 	return nil
@@ -314,31 +328,16 @@ func (res *Pipeline) fromDB(ctx context.Context, path string, from, to time.Time
 // fromExtractorLog reads the extractor's "frame extracted" log lines: the
 // decode + SIFT time of each frame finished in the window.
 func (res *Pipeline) fromExtractorLog(path string, from, to time.Time, workers int) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("pipeline: extractor log: %w", err)
-	}
-	defer f.Close()
 	var took, busy []float64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var line struct {
-			Time time.Time `json:"time"`
-			Msg  string    `json:"msg"`
-			Ms   float64   `json:"ms"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "frame extracted" {
-			continue
-		}
-		if !line.Time.Before(from) && line.Time.Before(to) {
-			took = append(took, line.Ms)
+	err := scanLog(path, "frame extracted", func(t time.Time, ms float64) {
+		if !t.Before(from) && t.Before(to) {
+			took = append(took, ms)
 			res.Extracted++
 		}
-		began := line.Time.Add(-time.Duration(line.Ms * float64(time.Millisecond)))
-		busy = append(busy, overlap(began, line.Time, from, to).Seconds())
-	}
-	if err := sc.Err(); err != nil {
+		began := t.Add(-time.Duration(ms * float64(time.Millisecond)))
+		busy = append(busy, overlap(began, t, from, to).Seconds())
+	})
+	if err != nil {
 		return fmt.Errorf("pipeline: extractor log: %w", err)
 	}
 	res.SIFTMs = mean(took)
@@ -348,6 +347,30 @@ func (res *Pipeline) fromExtractorLog(path string, from, to time.Time, workers i
 	}
 	res.ExtractorBusy = res.raw.busy / (to.Sub(from).Seconds() * float64(workers))
 	return nil
+}
+
+// scanLog calls fn with the time and "ms" field of each JSON log line of
+// the stage log at path whose message is msg. Other lines are skipped.
+func scanLog(path, msg string, fn func(t time.Time, ms float64)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Time time.Time `json:"time"`
+			Msg  string    `json:"msg"`
+			Ms   float64   `json:"ms"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != msg {
+			continue
+		}
+		fn(line.Time, line.Ms)
+	}
+	return sc.Err()
 }
 
 func latency(r *pipelineRaw) Latency {
