@@ -105,7 +105,7 @@ type Socket struct {
 	kind      zmq.Type
 	endpoints []string
 	connects  []Endpoint
-	rcvtimeo  time.Duration // last ZMQ_RCVTIMEO set; -2 before the first Recv
+	wait      *fdWait // for receives: waits in the netpoller, not in libzmq
 	closed    bool
 	mon       *watcher
 }
@@ -140,7 +140,7 @@ func (c *Context) open(kind zmq.Type, eps []Endpoint, o Options) (_ *Socket, err
 	if err != nil {
 		return nil, fmt.Errorf("bus: new %v socket: %w", kind, err)
 	}
-	s := &Socket{sock: sock, kind: kind, rcvtimeo: -2}
+	s := &Socket{sock: sock, kind: kind}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -169,6 +169,9 @@ func (c *Context) open(kind zmq.Type, eps []Endpoint, o Options) (_ *Socket, err
 	if kind == zmq.SUB {
 		if err := sock.SetSubscribe(""); err != nil {
 			return nil, fmt.Errorf("bus: subscribe: %w", err)
+		}
+		if s.wait, err = newFDWait(sock); err != nil {
+			return nil, err
 		}
 	}
 	for _, ep := range eps {
@@ -318,31 +321,29 @@ func (s *Socket) RecvInto(buf []byte, timeout time.Duration) ([]byte, error) {
 		if err := s.reconnect(); err != nil {
 			return nil, err
 		}
-		slice := recvSlice
+		slice := time.Now() // timeout 0: try once
+		if timeout != 0 {
+			slice = slice.Add(recvSlice)
+		}
+		if timeout > 0 && deadline.Before(slice) {
+			slice = deadline
+		}
+		var msg []byte
+		var more bool
+		var rerr error
+		err := s.wait.until(slice, func() bool {
+			msg, more, rerr = recvInto(s.sock, buf, zmq.DONTWAIT)
+			return zmq.AsErrno(rerr) != zmq.Errno(syscall.EAGAIN)
+		})
 		switch {
-		case timeout == 0:
-			slice = 0
-		case timeout > 0:
-			slice = min(slice, time.Until(deadline))
-			if slice < time.Millisecond {
-				slice = time.Millisecond // ZMQ_RCVTIMEO counts milliseconds
-			}
-		}
-		if slice != s.rcvtimeo {
-			if err := s.sock.SetRcvtimeo(slice); err != nil {
-				return nil, fmt.Errorf("bus: set receive timeout: %w", mapErr(err))
-			}
-			s.rcvtimeo = slice
-		}
-		msg, more, err := recvInto(s.sock, buf)
-		if err == nil {
-			if more {
-				return nil, s.discardParts()
-			}
+		case err == nil && rerr != nil:
+			return nil, fmt.Errorf("bus: receive: %w", mapErr(rerr))
+		case err == nil && more:
+			return nil, s.discardParts()
+		case err == nil:
 			return msg, nil
-		}
-		if zmq.AsErrno(err) != zmq.Errno(syscall.EAGAIN) {
-			return nil, fmt.Errorf("bus: receive: %w", mapErr(err))
+		case !errors.Is(err, ErrTimeout):
+			return nil, err
 		}
 		if timeout == 0 || (timeout > 0 && !time.Now().Before(deadline)) {
 			return nil, ErrTimeout
@@ -379,6 +380,9 @@ func (s *Socket) Close() error {
 		s.mon.stopped.Store(true)
 	}
 	err := s.sock.Close()
+	if s.wait != nil {
+		s.wait.close()
+	}
 	if s.mon != nil {
 		<-s.mon.done
 	}

@@ -207,6 +207,45 @@ func TestRecvTimeout(t *testing.T) {
 	}
 }
 
+// TestRecvWakes checks that a waiting Recv wakes when a message arrives,
+// not when its wait slice (recvSlice, 100 ms) ends: a waiter in the
+// netpoller that missed libzmq's edge-triggered signal would still get
+// every message, each up to a slice late. 100 messages, each sent only
+// after the one before was received, take well under a second when every
+// wake-up comes, and at least 100 slices (10 s) when none does.
+func TestRecvWakes(t *testing.T) {
+	c := newContext(t)
+	ep := ipcEndpoint(t, "w")
+	pub := open(t, c, true, "@"+ep, Options{})
+	sub := open(t, c, false, ">"+ep, Options{})
+	deliver(t, pub, sub, []byte("hello"))
+	const n = 100
+	got := make(chan int, 1)
+	go func() { // owns sub until it has received n messages or failed
+		defer close(got)
+		for i := range n {
+			msg, err := sub.Recv(10 * time.Second)
+			if err != nil || len(msg) != 1 || int(msg[0]) != i {
+				return
+			}
+			got <- i
+		}
+	}()
+	start := time.Now()
+	for i := range n {
+		time.Sleep(time.Millisecond) // so that Recv is waiting when it comes
+		if err := pub.Send([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if j, ok := <-got; !ok || j != i {
+			t.Fatalf("message %d not received (got %d, %v)", i, j, ok)
+		}
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("%d messages took %v one at a time; wake-ups are missed", n, el)
+	}
+}
+
 // TestMaxMsgSize sends a message over the SUB's limit: libzmq drops the
 // connection rather than deliver it, Dropped counts that, the SUB
 // reconnects, and a message under the limit still gets through.
@@ -513,7 +552,7 @@ func TestRecvInto(t *testing.T) {
 	if cap(buf) < 1000 {
 		t.Errorf("buffer capacity %d after a 1000-byte message", cap(buf))
 	}
-	if _, _, err := recvInto(nil, nil); err == nil {
+	if _, _, err := recvInto(nil, nil, 0); err == nil {
 		t.Error("recvInto(nil socket) succeeded")
 	}
 }

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -24,9 +25,10 @@ const monitorEvents = zmq.EVENT_DISCONNECTED |
 	zmq.EVENT_MONITOR_STOPPED
 
 const (
-	// monitorPoll bounds one blocking receive of the watcher, so that it
-	// notices abandoned connections and the end of the monitor.
-	monitorPoll = 100 * time.Millisecond
+	// monitorPoll bounds one wait of the watcher for an event. It wakes
+	// earlier for a connection that may have been abandoned; this only
+	// guards the end of the monitor should its last event never come.
+	monitorPoll = time.Second
 	// abandonAfter is how long after EVENT_DISCONNECTED on a connecting
 	// endpoint libzmq has to announce a reconnection before the watcher
 	// declares the connection abandoned. libzmq announces it (with
@@ -44,6 +46,7 @@ var monitorSeq atomic.Uint64
 // owner goroutine reconnects them (a zmq socket is not thread safe).
 type watcher struct {
 	pair    *zmq.Socket // owned by the goroutine
+	wait    *fdWait     // for pair
 	keys    map[string]bool
 	dropped atomic.Uint64
 	stopped atomic.Bool   // set once the monitor is stopped: no more events
@@ -85,17 +88,20 @@ func startMonitor(ctx *zmq.Context, sock *zmq.Socket, connects []Endpoint) (*wat
 		if err := pair.SetLinger(0); err != nil {
 			return err
 		}
-		if err := pair.SetRcvtimeo(monitorPoll); err != nil {
-			return err
-		}
 		return pair.Connect(addr)
 	}
 	if err := setup(); err != nil {
 		pair.Close()
 		return nil, fmt.Errorf("bus: start monitor: %w", err)
 	}
+	wait, err := newFDWait(pair)
+	if err != nil {
+		pair.Close()
+		return nil, err
+	}
 	w := &watcher{
 		pair:      pair,
+		wait:      wait,
 		keys:      map[string]bool{},
 		done:      make(chan struct{}),
 		abandoned: map[string]bool{},
@@ -112,9 +118,22 @@ func startMonitor(ctx *zmq.Context, sock *zmq.Socket, connects []Endpoint) (*wat
 func (w *watcher) run() {
 	defer close(w.done)
 	defer w.pair.Close()
+	defer w.wait.close()
 	disconnected := map[string]time.Time{} // connect keys awaiting a retry
 	for {
-		ev, addr, _, err := w.pair.RecvEvent(0)
+		deadline := time.Now().Add(monitorPoll)
+		for _, at := range disconnected {
+			if t := at.Add(abandonAfter); t.Before(deadline) {
+				deadline = t
+			}
+		}
+		var ev zmq.Event
+		var addr string
+		var err error
+		werr := w.wait.until(deadline, func() bool {
+			ev, addr, _, err = w.pair.RecvEvent(zmq.DONTWAIT)
+			return zmq.AsErrno(err) != zmq.Errno(syscall.EAGAIN)
+		})
 		now := time.Now()
 		for key, at := range disconnected {
 			if now.Sub(at) >= abandonAfter {
@@ -122,14 +141,20 @@ func (w *watcher) run() {
 				w.abandon(key)
 			}
 		}
-		if err != nil {
-			switch {
-			case zmq.AsErrno(err) == zmq.ETERM:
-				return
-			case w.stopped.Load() && zmq.AsErrno(err) == zmq.Errno(syscall.EAGAIN):
+		if werr != nil {
+			if w.stopped.Load() {
 				return // the monitor is gone and its queue is empty
 			}
-			continue // a poll timeout, or a malformed event to skip
+			if !errors.Is(werr, ErrTimeout) {
+				time.Sleep(10 * time.Millisecond) // cannot wait: poll, but keep reading
+			}
+			continue
+		}
+		if err != nil {
+			if zmq.AsErrno(err) == zmq.ETERM {
+				return
+			}
+			continue // a malformed event to skip
 		}
 		key := endpointKey(addr)
 		switch ev {

@@ -26,7 +26,7 @@ import (
 // in again. A receiver that is done with a message before it takes the
 // next one (the logger) or recycles its buffers (the extractor) copies
 // into memory it already has instead.
-func recvInto(sock *zmq.Socket, buf []byte) (msg []byte, more bool, err error) {
+func recvInto(sock *zmq.Socket, buf []byte, flags zmq.Flag) (msg []byte, more bool, err error) {
 	soc, err := socketHandle(sock)
 	if err != nil {
 		return buf[:0], false, err
@@ -36,7 +36,7 @@ func recvInto(sock *zmq.Socket, buf []byte) (msg []byte, more bool, err error) {
 	defer C.zmq_msg_close(&m)
 	var n C.int
 	for {
-		n, err = C.zmq_msg_recv(&m, soc, 0)
+		n, err = C.zmq_msg_recv(&m, soc, C.int(flags))
 		if n >= 0 || !errors.Is(err, syscall.EINTR) {
 			break
 		}
