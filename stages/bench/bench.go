@@ -34,6 +34,10 @@ type Config struct {
 	// Rounds is how many times both phases run, alternating which goes
 	// first; the figures are pooled. Defaults to 1.
 	Rounds int
+	// Slice makes the phases take turns, about this long each (For split
+	// evenly), until each has run For (see interleave.go); 0 runs them
+	// one after the other. Main's default is defaultSlice.
+	Slice time.Duration
 	// Window is the generator's --window (frames in flight). 0 = the
 	// stage's default.
 	Window int
@@ -72,7 +76,8 @@ type Settings struct {
 	Threads    int    `json:"threads"`
 	Malloc     string `json:"malloc"` // "keep" or "return" (--return-memory)
 	Rounds     int    `json:"rounds"`
-	Window     int    `json:"window"` // 0 = the generator's default
+	Slice      string `json:"slice,omitempty"` // phases took turns this long each
+	Window     int    `json:"window"`          // 0 = the generator's default
 	Nice       int    `json:"nice"`
 	GOMAXPROCS int    `json:"gomaxprocs"`
 	TempDir    string `json:"temp_dir,omitempty"` // with --keep
@@ -90,6 +95,9 @@ type Host struct {
 // pipeline's stages run as. The table (or, with --json, one JSON object)
 // goes to stdout; progress and usage go to stderr.
 func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == limitChildCmd {
+		return limitChild(ctx, args[1:], stdout, stderr)
+	}
 	cfg := Config{Exe: exe, Progress: stderr, StageFlags: map[string][]string{}}
 	fs := flag.NewFlagSet("imaging-tui bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -106,6 +114,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	fs.IntVar(&cfg.Threads, "threads", 1, "OpenCV threads in both phases (the extractor's --threads)")
 	fs.BoolVar(&cfg.ReturnMemory, "return-memory", false, "both phases give freed SIFT memory back to the kernel (the extractor's --return-memory)")
 	fs.IntVar(&cfg.Rounds, "rounds", 1, "run both phases `N` times, alternating which goes first, and pool the figures")
+	fs.DurationVar(&cfg.Slice, "slice", defaultSlice, "the phases take turns, about this long each, until each has run --for; 0 runs them one after the other (as --rounds does)")
 	fs.IntVar(&cfg.Large, "large", 0, "bench on `N` generated 4000×3000 PNG frames (~20 MB), upscaled from the images")
 	fs.IntVar(&cfg.Window, "window", 0, "the generator's --window, frames in flight (0 = its default)")
 	fs.IntVar(&cfg.Nice, "nice", 0, "nice value of the generator and logger (0 = unchanged)")
@@ -121,6 +130,11 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 		}
 		return stages.ErrUsage
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["rounds"] && !set["slice"] {
+		cfg.Slice = 0 // rounds are phases one after the other
+	}
 	cfg.StageFlags["generator"] = strings.Fields(genFlags)
 	cfg.StageFlags["extractor"] = strings.Fields(exFlags)
 	cfg.StageFlags["logger"] = strings.Fields(lgFlags)
@@ -133,6 +147,8 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 		return usageErr(stderr, "--workers, --threads and --rounds must be at least 1")
 	case cfg.Large < 0 || cfg.Window < 0 || cfg.GOMAXPROCS < 0:
 		return usageErr(stderr, "--large, --window and --gomaxprocs must not be negative")
+	case cfg.Slice < 0 || cfg.Slice > 0 && cfg.Rounds > 1:
+		return usageErr(stderr, "--slice must not be negative, nor given with --rounds")
 	case cfg.Nice < -20 || cfg.Nice > 19:
 		return usageErr(stderr, "--nice must be within -20..19")
 	}
@@ -166,11 +182,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	cfg.Threads = max(cfg.Threads, 1)
 	cfg.Rounds = max(cfg.Rounds, 1)
-	progress := func(format string, args ...any) {
-		if cfg.Progress != nil {
-			fmt.Fprintf(cfg.Progress, "bench: "+format+"\n", args...)
-		}
-	}
 	res := &Result{
 		Config: Settings{For: cfg.For.String(), Warmup: cfg.Warmup.String(), Workers: cfg.Workers,
 			Threads: cfg.Threads, Malloc: "keep", Rounds: cfg.Rounds, Window: cfg.Window, Nice: cfg.Nice, GOMAXPROCS: cfg.GOMAXPROCS},
@@ -179,13 +190,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.ReturnMemory {
 		res.Config.Malloc = "return"
 	}
+	if cfg.Slice > 0 {
+		_, slice := turns(cfg)
+		res.Config.Slice = slice.String()
+	}
 	tmp, err := os.MkdirTemp("", "itb-") // short: ipc:// paths stop near 100 bytes
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	if cfg.Keep {
 		res.Config.TempDir = tmp
-		progress("keeping %s", tmp)
+		progress(cfg, "keeping %s", tmp)
 	} else {
 		defer os.RemoveAll(tmp)
 	}
@@ -200,7 +215,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
-		progress("generating %d %dx%d PNG frames from %s", cfg.Large, LargeWidth, LargeHeight, cfg.Images)
+		progress(cfg, "generating %d %dx%d PNG frames from %s", cfg.Large, LargeWidth, LargeHeight, cfg.Images)
 		if _, err := makeLarge(ctx, imgs, cfg.Large, dir); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
@@ -211,6 +226,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Images = describe(dir, imgs)
 	res.Images.Generated = cfg.Large > 0
 
+	if cfg.Slice > 0 {
+		l, p, rounds, kps, err := runInterleaved(ctx, cfg, dir, imgs, tmp)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		res.Images.MeanKeypoints = meanKeypoints(kps)
+		res.Limit, res.Pipeline, res.Rounds = l, p, rounds
+		if l.FPS > 0 {
+			res.Ratio = p.FPS / l.FPS
+		}
+		res.CPURatio = cpuRatio(l, p)
+		return res, nil
+	}
 	var limits []Limit
 	var pipes []Pipeline
 	for r := range cfg.Rounds {
@@ -219,25 +247,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		round := Round{LimitFirst: r%2 == 0}
 		for _, phase := range []bool{round.LimitFirst, !round.LimitFirst} {
 			if phase {
-				progress("round %d/%d: limit: %d workers × %d threads, in process, %v warm-up + %v",
+				progress(cfg, "round %d/%d: limit: %d workers × %d threads, in process, %v warm-up + %v",
 					r+1, cfg.Rounds, cfg.Workers, cfg.Threads, cfg.Warmup, cfg.For)
 				limit, kps, err := runLimit(ctx, cfg, imgs)
 				if err != nil {
 					return nil, fmt.Errorf("bench: %w", err)
 				}
 				if r == 0 {
-					var seen []float64
-					for _, k := range kps {
-						if k >= 0 {
-							seen = append(seen, float64(k))
-						}
-					}
-					res.Images.MeanKeypoints = mean(seen)
+					res.Images.MeanKeypoints = meanKeypoints(kps)
 				}
 				limits = append(limits, limit)
 				continue
 			}
-			progress("round %d/%d: pipeline: generator → extractor → logger, %v warm-up + %v", r+1, cfg.Rounds, cfg.Warmup, cfg.For)
+			progress(cfg, "round %d/%d: pipeline: generator → extractor → logger, %v warm-up + %v", r+1, cfg.Rounds, cfg.Warmup, cfg.For)
 			sub := filepath.Join(tmp, strconv.Itoa(r))
 			if err := os.Mkdir(sub, 0o755); err != nil {
 				return nil, fmt.Errorf("bench: %w", err)
@@ -246,7 +268,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			if len(limits) > 0 {
 				frame = time.Duration(limits[len(limits)-1].SIFTMs * float64(time.Millisecond))
 			}
-			pipe, err := runPipeline(ctx, cfg, dir, sub, frame)
+			pipe, err := runPipeline(ctx, cfg, dir, sub, frame, continuously(cfg.For))
 			if err != nil {
 				return nil, fmt.Errorf("bench: %w", err)
 			}
@@ -259,7 +281,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		res.Rounds = append(res.Rounds, round)
 		if cfg.Rounds > 1 {
-			progress("round %d/%d: limit %.3f frames/s, pipeline %.3f frames/s, ratio %.3f",
+			progress(cfg, "round %d/%d: limit %.3f frames/s, pipeline %.3f frames/s, ratio %.3f",
 				r+1, cfg.Rounds, l.FPS, p.FPS, round.Ratio)
 		}
 	}
@@ -269,6 +291,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.CPURatio = cpuRatio(res.Limit, res.Pipeline)
 	return res, nil
+}
+
+// meanKeypoints is the mean of the keypoint counts the limit saw (-1: an
+// image it did not reach).
+func meanKeypoints(kps []int) float64 {
+	var seen []float64
+	for _, k := range kps {
+		if k >= 0 {
+			seen = append(seen, float64(k))
+		}
+	}
+	return mean(seen)
 }
 
 func loadavg() string {
@@ -282,11 +316,15 @@ func loadavg() string {
 
 const benchUsage = `Usage: imaging-tui bench [flags]
 
-Measures, in one run on the same images, the limit (decode + SIFT in this
+Measures, in one run on the same images, the limit (decode + SIFT in one
 process on all workers, no IPC, no database) and the pipeline (the three
 stage processes, reliable delivery, a real database), and prints frames/s of
 both, the ratio pipeline ÷ limit, latency from publish to commit, CPU seconds
 per frame and peak memory of each stage.
+
+The two take turns, a few seconds each (--slice), the other paused, so that
+both meet the same machine: on a shared one, speed drifts by tens of per
+cent within minutes. --slice 0 runs them one after the other instead.
 
 Examples:
   imaging-tui bench --images ../shared/images/underwater

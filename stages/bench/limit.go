@@ -21,6 +21,7 @@ type Limit struct {
 	FaultsPerFrame float64 `json:"minor_faults_per_frame"`
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"` // this process's VmHWM at the end
 	OtherCores     float64 `json:"other_cores"`    // CPU used by other processes over the window, in cores
+	PID            int     `json:"pid,omitempty"`  // with --slice, the limit's own process
 
 	raw limitRaw // what pooling rounds needs
 }
@@ -41,17 +42,12 @@ type completion struct {
 	keypoints int
 }
 
-// runLimit runs decode + SIFT on imgs with cfg.Workers goroutines, each
-// with its own Detector, cycling over the images, for cfg.Warmup and then
-// cfg.For. It returns the figures of the window and the keypoint count of
-// every image it processed (-1 for those it did not reach).
-func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, error) {
-	// Last, after the detectors are closed: the pipeline phase that follows
-	// needs that memory for its extractor.
-	defer sift.ReleaseMemory()
+// newDetectors sets up SIFT as both phases run it (the allocator's
+// behaviour, OpenCV's threads) and makes one Detector per worker.
+func newDetectors(cfg Config) ([]*sift.Detector, error) {
 	if !cfg.ReturnMemory {
 		if err := sift.KeepMemory(); err != nil {
-			return Limit{}, nil, fmt.Errorf("limit: %w", err)
+			return nil, err
 		}
 	}
 	sift.SetNumThreads(cfg.Threads)
@@ -59,20 +55,33 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 	for i := range dets {
 		d, err := sift.New(sift.Options{})
 		if err != nil {
-			return Limit{}, nil, fmt.Errorf("limit: %w", err)
+			closeDetectors(dets)
+			return nil, err
 		}
-		defer d.Close()
 		dets[i] = d
 	}
-	stop := make(chan struct{})
+	return dets, nil
+}
+
+func closeDetectors(dets []*sift.Detector) {
+	for _, d := range dets {
+		if d != nil {
+			d.Close()
+		}
+	}
+}
+
+// siftWorkers runs decode + SIFT on imgs with one goroutine per detector,
+// cycling over the images, and calls record after each frame (from the
+// workers, one at a time) until stop is closed. It returns when every
+// worker has finished the frame in hand.
+func siftWorkers(stop <-chan struct{}, dets []*sift.Detector, imgs []image, record func(completion, error)) {
 	var next atomic.Int64
 	var mu sync.Mutex
-	var done []completion
-	var firstErr error
 	var wg sync.WaitGroup
 	for _, d := range dets {
 		wg.Add(1)
-		go func() { // owned by runLimit: ends when stop is closed, after the frame in hand
+		go func() { // owned by siftWorkers: ends when stop is closed, after the frame in hand
 			defer wg.Done()
 			for {
 				select {
@@ -84,15 +93,47 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 				t0 := time.Now()
 				res, err := d.Detect(imgs[i].data)
 				now := time.Now()
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("limit: %s: %w", imgs[i].name, err)
+				if err != nil {
+					err = fmt.Errorf("limit: %s: %w", imgs[i].name, err)
 				}
-				done = append(done, completion{at: now, took: now.Sub(t0), image: i, keypoints: len(res.Keypoints)})
+				mu.Lock()
+				record(completion{at: now, took: now.Sub(t0), image: i, keypoints: len(res.Keypoints)}, err)
 				mu.Unlock()
 			}
 		}()
 	}
+	wg.Wait()
+}
+
+// runLimit runs decode + SIFT on imgs with cfg.Workers goroutines, each
+// with its own Detector, cycling over the images, for cfg.Warmup and then
+// cfg.For. It returns the figures of the window and the keypoint count of
+// every image it processed (-1 for those it did not reach).
+func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, error) {
+	// Last, after the detectors are closed: the pipeline phase that follows
+	// needs that memory for its extractor.
+	defer sift.ReleaseMemory()
+	dets, err := newDetectors(cfg)
+	if err != nil {
+		return Limit{}, nil, fmt.Errorf("limit: %w", err)
+	}
+	defer closeDetectors(dets)
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var done []completion
+	var firstErr error
+	workersDone := make(chan struct{})
+	go func() {
+		defer close(workersDone)
+		siftWorkers(stop, dets, imgs, func(c completion, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			done = append(done, c)
+		})
+	}()
 
 	// Warm-up: at least cfg.Warmup, and until every worker has finished
 	// warmupFrames frames (see warmedUp).
@@ -101,7 +142,6 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 	to := from.Add(cfg.For)
 	var cpu0, cpu1 cpu
 	var all0, all1 time.Duration
-	var err error
 	if ctx.Err() == nil {
 		cpu0, err = cpuTime(os.Getpid())
 		all0, _ = machineBusy()
@@ -111,7 +151,7 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 		}
 	}
 	close(stop)
-	wg.Wait()
+	<-workersDone
 	if err == nil {
 		err = ctx.Err()
 	}

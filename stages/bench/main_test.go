@@ -15,14 +15,20 @@ import (
 	"github.com/imaging-tui/imaging-tui/stages"
 )
 
-// stageEnv makes the test binary act as `imaging-tui stage ...` (the os/exec
-// helper-process pattern), so Main can spawn it as the stages.
+// stageEnv makes the test binary act as `imaging-tui stage ...` and
+// `imaging-tui bench limit-child ...` (the os/exec helper-process pattern),
+// so Main can spawn it as the stages and the limit's process.
 const stageEnv = "IMAGING_TUI_BENCH_TEST_STAGE"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(stageEnv) == "1" && len(os.Args) > 2 && os.Args[1] == "stage" {
+	if os.Getenv(stageEnv) == "1" && len(os.Args) > 2 && (os.Args[1] == "stage" || os.Args[1] == "bench") {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := stages.Main(ctx, os.Args[2:], nil, os.Stderr)
+		var err error
+		if os.Args[1] == "stage" {
+			err = stages.Main(ctx, os.Args[2:], nil, os.Stderr)
+		} else {
+			err = Main(ctx, os.Args[2:], "", os.Stdout, os.Stderr)
+		}
 		stop()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "stage:", err)
@@ -33,8 +39,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestMainSmoke runs a short bench on the two smallest sample images and
-// checks the JSON holds both rates and a ratio, and that no stage outlives it.
+// TestMainSmoke runs a short bench on the two smallest sample images, the
+// phases one after the other (--slice 0), and checks the JSON holds both
+// rates and a ratio, and that no stage outlives it.
 // The logger keeps only the last two frames, as --retain-frames lets an
 // operator ask: the bench must count the frames it stored all the same.
 func TestMainSmoke(t *testing.T) {
@@ -54,7 +61,7 @@ func TestMainSmoke(t *testing.T) {
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	args := []string{"--images", dir, "--for", "3s", "--warmup", "1s", "--json",
+	args := []string{"--images", dir, "--for", "3s", "--warmup", "1s", "--json", "--slice", "0",
 		"--logger-flags", "--retain-frames 2"}
 	if err := Main(context.Background(), args, exe, &stdout, &stderr); err != nil {
 		t.Fatalf("Main(%q) = %v; stderr:\n%s", args, err, stderr.String())
@@ -88,6 +95,53 @@ func TestMainSmoke(t *testing.T) {
 	}
 }
 
+// TestMainSlices runs the phases by turns (--slice): the limit in a process
+// of its own, each paused while the other runs.
+func TestMainSlices(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(stageEnv, "1")
+	dir := t.TempDir()
+	b, err := os.ReadFile("../../testdata/images/crop_urchins_gray.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.png"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"--images", dir, "--for", "2s", "--slice", "500ms", "--warmup", "500ms", "--json"}
+	if err := Main(context.Background(), args, exe, &stdout, &stderr); err != nil {
+		t.Fatalf("Main(%q) = %v; stderr:\n%s", args, err, stderr.String())
+	}
+	var res Result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, stdout.String())
+	}
+	if res.Limit.FPS <= 0 || res.Pipeline.FPS <= 0 || res.Ratio <= 0 || res.Images.MeanKeypoints <= 0 {
+		t.Errorf("limit %v frames/s, pipeline %v frames/s, ratio %v, %v keypoints; want all > 0\n%s",
+			res.Limit.FPS, res.Pipeline.FPS, res.Ratio, res.Images.MeanKeypoints, stdout.String())
+	}
+	if res.Config.Slice != "500ms" || len(res.Rounds) != 2 || res.Rounds[0].Part != "first half" {
+		t.Errorf("config slice %q, rounds %+v; want 500ms and two halves", res.Config.Slice, res.Rounds)
+	}
+	if res.Limit.SIFTMs <= 0 || res.Pipeline.SIFTMs <= 0 || res.Limit.CPUPerFrame <= 0 {
+		t.Errorf("SIFT ms a frame: limit %v, pipeline %v; limit CPU s a frame %v; want all > 0",
+			res.Limit.SIFTMs, res.Pipeline.SIFTMs, res.Limit.CPUPerFrame)
+	}
+	pids := []int{res.Limit.PID}
+	for _, s := range res.Pipeline.Stages {
+		pids = append(pids, s.PID)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); pid == 0 || !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("process %d still exists after Main returned (or no pid): kill 0 = %v", pid, err)
+		}
+	}
+}
+
 func TestMainUsage(t *testing.T) {
 	tests := [][]string{
 		{"--for", "0s"},
@@ -95,6 +149,8 @@ func TestMainUsage(t *testing.T) {
 		{"--nice", "40"},
 		{"extra"},
 		{"--no-such-flag"},
+		{"--slice", "5s", "--rounds", "2"},
+		{"--slice", "-1s"},
 	}
 	for _, args := range tests {
 		var stdout, stderr bytes.Buffer

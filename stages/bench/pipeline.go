@@ -99,11 +99,28 @@ func stopGrace(stage string, frame time.Duration) time.Duration {
 	return 10 * time.Second
 }
 
-// runPipeline runs the three stages on the images of dir for cfg.Warmup
-// and cfg.For, in the temporary folder tmp, and measures them. frame is
-// about how long one worker takes per frame (to wait for the extractor to
-// stop).
-func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Duration) (Pipeline, error) {
+// measureFunc runs the pipeline's measurement once it has warmed up: it
+// returns when and for how long the stages ran while measured, and the CPU
+// time the whole machine was busy during those spans.
+type measureFunc func(ctx context.Context, procs []*stageProc) (spans, time.Duration, error)
+
+// continuously measures for d in one go.
+func continuously(d time.Duration) measureFunc {
+	return func(ctx context.Context, procs []*stageProc) (spans, time.Duration, error) {
+		all0, _ := machineBusy()
+		from := time.Now()
+		if err := waitAlive(ctx, procs, from.Add(d)); err != nil {
+			return nil, 0, err
+		}
+		all1, _ := machineBusy()
+		return spans{{from, from.Add(d)}}, all1 - all0, nil
+	}
+}
+
+// runPipeline runs the three stages on the images of dir in the temporary
+// folder tmp: cfg.Warmup, then measure. frame is about how long one worker
+// takes per frame (to wait for the extractor to stop).
+func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Duration, measure measureFunc) (Pipeline, error) {
 	var res Pipeline
 	ep := func(name string) string { return "ipc://" + filepath.Join(tmp, name) }
 	status := ep("st")
@@ -182,9 +199,8 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 		renice(gen.pid, cfg.Nice)
 		renice(lg.pid, cfg.Nice)
 	}
-	var from time.Time
 	var aliveErr error
-	from = warmedUp(ctx, time.Now().Add(cfg.Warmup), func() bool {
+	warmedUp(ctx, time.Now().Add(cfg.Warmup), func() bool {
 		if aliveErr = checkAlive(ctx, procs); aliveErr != nil {
 			return true
 		}
@@ -193,40 +209,42 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 	if aliveErr != nil {
 		return res, aliveErr
 	}
-	to := from.Add(cfg.For)
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
 	cpu0, err := cpuTimes(procs)
 	if err != nil {
 		return res, err
 	}
-	all0, _ := machineBusy()
 	self0, _ := cpuTime(os.Getpid())
 	out0, resent0 := st.get("logger").FramesOut, st.get("generator").Resent
-	if err := waitAlive(ctx, procs, to); err != nil {
+	ss, all, err := measure(ctx, procs)
+	if err != nil {
 		return res, err
 	}
 	cpu1, err := cpuTimes(procs)
 	if err != nil {
 		return res, err
 	}
-	all1, _ := machineBusy()
 	self1, _ := cpuTime(os.Getpid())
 	out1, resent1 := st.get("logger").FramesOut, st.get("generator").Resent
+	window := ss.total().Seconds()
 	res.ResentInWindow = resent1 - resent0
-	res.StatusFPS = float64(out1-out0) / cfg.For.Seconds()
+	res.StatusFPS = float64(out1-out0) / window
 	for i, p := range procs {
 		rss, _ := peakRSS(p.pid)
 		s := st.get(p.name)
 		res.Stages = append(res.Stages, Stage{Name: p.name, PID: p.pid, PeakRSSBytes: rss,
-			CPUCores: cpu1[i].sub(cpu0[i]).total().Seconds() / cfg.For.Seconds(), Errors: s.Errors, LastError: s.LastError})
+			CPUCores: cpu1[i].sub(cpu0[i]).total().Seconds() / window, Errors: s.Errors, LastError: s.LastError})
 	}
 	ours := self1.sub(self0).total()
 	for i := range procs {
 		ours += cpu1[i].sub(cpu0[i]).total()
 	}
-	res.OtherCores = max(all1-all0-ours, 0).Seconds() / cfg.For.Seconds()
-	res.raw.other = res.OtherCores * cfg.For.Seconds()
+	res.OtherCores = max(all-ours, 0).Seconds() / window
+	res.raw.other = res.OtherCores * window
 	res.raw.statusFrames = float64(out1 - out0)
-	res.raw.window = cfg.For.Seconds()
+	res.raw.window = window
 	res.Resent = st.get("generator").Resent
 	res.Dropped = st.get("logger").Dropped
 
@@ -241,21 +259,21 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 		}
 	}
 
-	if err := res.fromLoggerLog(lg.log, from, to); err != nil {
+	if err := res.fromLoggerLog(lg.log, ss); err != nil {
 		return res, err
 	}
-	if err := res.fromDB(ctx, dbPath, from, to); err != nil {
+	if err := res.fromDB(ctx, dbPath, ss); err != nil {
 		return res, err
 	}
-	if err := res.fromExtractorLog(ex.log, from, to, cfg.Workers); err != nil {
+	if err := res.fromExtractorLog(ex.log, ss, cfg.Workers); err != nil {
 		return res, err
 	}
 	for i := range procs {
 		used := cpu1[i].sub(cpu0[i])
 		res.raw.used = append(res.raw.used, used)
-		res.Stages[i].CPUPerFrame = perFrame(used.total(), res.FPS, cfg.For)
-		res.Stages[i].SysPerFrame = perFrame(used.sys, res.FPS, cfg.For)
-		res.Stages[i].FaultsPerFrame = float64(used.faults) / (res.FPS * cfg.For.Seconds())
+		res.Stages[i].CPUPerFrame = perFrame(used.total(), res.FPS, ss.total())
+		res.Stages[i].SysPerFrame = perFrame(used.sys, res.FPS, ss.total())
+		res.Stages[i].FaultsPerFrame = float64(used.faults) / (res.FPS * window)
 	}
 	slices.Reverse(res.Stages) // pipeline order: generator, extractor, logger
 	slices.Reverse(res.raw.used)
@@ -285,28 +303,29 @@ func waitReports(ctx context.Context, st *statuses, procs []*stageProc) error {
 // fromLoggerLog reads the logger's "frame stored" log lines: the commit
 // rate. The log has every frame, where the database may not: a logger run
 // with --retain-frames or --retain-bytes deletes old rows as it goes.
-func (res *Pipeline) fromLoggerLog(path string, from, to time.Time) error {
+func (res *Pipeline) fromLoggerLog(path string, ss spans) error {
 	var stored []time.Time
-	err := scanLog(path, "frame stored", func(t time.Time, _ float64) { stored = append(stored, t) })
+	err := scanLog(path, "frame stored", func(l logLine) { stored = append(stored, l.Time) })
 	if err != nil {
 		return fmt.Errorf("pipeline: logger log: %w", err)
 	}
-	res.FPS, res.Frames = rate(stored, from, to)
+	res.FPS, res.Frames = ss.rate(stored)
 	return nil
 }
 
 // fromDB reads latencies from the rows stored in the window that the
-// database still holds.
-func (res *Pipeline) fromDB(ctx context.Context, path string, from, to time.Time) error {
+// database still holds. Time the pipeline spent paused (--slice) is not
+// latency.
+func (res *Pipeline) fromDB(ctx context.Context, path string, ss spans) error {
 	d, err := db.OpenReadOnly(ctx, path)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
 	defer d.Close()
 	var total, extract, deliver, store []float64
-	ms := func(a, b time.Time) float64 { return float64(b.Sub(a)) / float64(time.Millisecond) }
+	ms := func(a, b time.Time) float64 { return float64(b.Sub(a)-ss.paused(a, b)) / float64(time.Millisecond) }
 	err = d.EachImage(ctx, false, func(r *db.ImageRow) error {
-		if r.StoredAt.Before(from) || !r.StoredAt.Before(to) || r.PublishedAt.IsZero() {
+		if !ss.contains(r.StoredAt) || r.PublishedAt.IsZero() {
 			return nil
 		}
 		total = append(total, ms(r.PublishedAt, r.StoredAt))
@@ -327,15 +346,15 @@ func (res *Pipeline) fromDB(ctx context.Context, path string, from, to time.Time
 
 // fromExtractorLog reads the extractor's "frame extracted" log lines: the
 // decode + SIFT time of each frame finished in the window.
-func (res *Pipeline) fromExtractorLog(path string, from, to time.Time, workers int) error {
+func (res *Pipeline) fromExtractorLog(path string, ss spans, workers int) error {
 	var took, busy []float64
-	err := scanLog(path, "frame extracted", func(t time.Time, ms float64) {
-		if !t.Before(from) && t.Before(to) {
-			took = append(took, ms)
+	err := scanLog(path, "frame extracted", func(l logLine) {
+		began := l.began()
+		if ss.contains(l.Time) {
+			took = append(took, l.Ms-ss.paused(began, l.Time).Seconds()*1000)
 			res.Extracted++
 		}
-		began := t.Add(-time.Duration(ms * float64(time.Millisecond)))
-		busy = append(busy, overlap(began, t, from, to).Seconds())
+		busy = append(busy, ss.overlap(began, l.Time).Seconds())
 	})
 	if err != nil {
 		return fmt.Errorf("pipeline: extractor log: %w", err)
@@ -345,13 +364,28 @@ func (res *Pipeline) fromExtractorLog(path string, from, to time.Time, workers i
 	for _, b := range busy {
 		res.raw.busy += b
 	}
-	res.ExtractorBusy = res.raw.busy / (to.Sub(from).Seconds() * float64(workers))
+	res.ExtractorBusy = res.raw.busy / (ss.total().Seconds() * float64(workers))
 	return nil
 }
 
-// scanLog calls fn with the time and "ms" field of each JSON log line of
-// the stage log at path whose message is msg. Other lines are skipped.
-func scanLog(path, msg string, fn func(t time.Time, ms float64)) error {
+// logLine is what the bench reads of a JSON log line: the stages' frame
+// logs, and the limit process's.
+type logLine struct {
+	Time      time.Time `json:"time"`
+	Msg       string    `json:"msg"`
+	Ms        float64   `json:"ms,omitempty"` // how long the frame took, ending at Time
+	Image     int       `json:"image,omitempty"`
+	Keypoints int       `json:"keypoints,omitempty"`
+}
+
+// began is when the frame's Ms started.
+func (l logLine) began() time.Time {
+	return l.Time.Add(-time.Duration(l.Ms * float64(time.Millisecond)))
+}
+
+// scanLog calls fn with each JSON log line of the log at path whose
+// message is msg. Other lines are skipped.
+func scanLog(path, msg string, fn func(logLine)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -360,15 +394,11 @@ func scanLog(path, msg string, fn func(t time.Time, ms float64)) error {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		var line struct {
-			Time time.Time `json:"time"`
-			Msg  string    `json:"msg"`
-			Ms   float64   `json:"ms"`
-		}
+		var line logLine
 		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != msg {
 			continue
 		}
-		fn(line.Time, line.Ms)
+		fn(line)
 	}
 	return sc.Err()
 }

@@ -1,7 +1,9 @@
 package bench
 
-// Round is one limit phase and one pipeline phase of a run with --rounds.
+// Round is one limit phase and one pipeline phase of a run with --rounds,
+// or half the slices of a run with --slice.
 type Round struct {
+	Part        string  `json:"part,omitempty"` // with --slice: which half of the slices
 	LimitFirst  bool    `json:"limit_first"`
 	LimitFPS    float64 `json:"limit_fps"`
 	PipelineFPS float64 `json:"pipeline_fps"`

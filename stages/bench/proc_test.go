@@ -1,7 +1,10 @@
 package bench
 
 import (
+	"context"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,5 +87,63 @@ func TestParseMachineBusy(t *testing.T) {
 	}
 	if _, err := machineBusy(); err != nil {
 		t.Errorf("machineBusy: %v", err)
+	}
+}
+
+// TestPauseResume pauses a spinning process: it uses no CPU until resumed.
+func TestPauseResume(t *testing.T) {
+	p, err := startProc("/bin/sh", "spinner", []string{"-c", "while :; do :; done"}, os.Environ(),
+		filepath.Join(t.TempDir(), "spinner.log"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.kill()
+	spent := func() time.Duration {
+		c, err := cpuTime(p.pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.total()
+	}
+	// Spinning: its CPU time grows by at least a tick (10 ms) in a second.
+	grows := func() bool {
+		t0 := spent()
+		deadline := time.Now().Add(time.Second)
+		for time.Now().Before(deadline) {
+			if spent() > t0 {
+				return true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return false
+	}
+	if !grows() {
+		t.Fatal("the spinner used no CPU in 1s")
+	}
+	if err := p.pause(); err != nil {
+		t.Fatal(err)
+	}
+	if !stopped(p.pid) {
+		t.Error("stopped = false after pause")
+	}
+	t0 := spent()
+	time.Sleep(300 * time.Millisecond)
+	if t1 := spent(); t1 != t0 {
+		t.Errorf("paused, the spinner used %v of CPU in 300ms", t1-t0)
+	}
+	if err := p.resume(); err != nil {
+		t.Fatal(err)
+	}
+	if !grows() {
+		t.Error("resumed, the spinner used no CPU in 1s")
+	}
+	// A paused process still stops on SIGTERM: stop continues it.
+	if err := p.pause(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.stop(context.Background(), 5*time.Second); err == nil {
+		t.Error("stop: the spinner exited 0; want killed by SIGTERM")
+	} else if strings.Contains(err.Error(), "did not stop") {
+		t.Errorf("stop of a paused process: %v", err)
 	}
 }

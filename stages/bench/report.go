@@ -22,7 +22,10 @@ func writeTable(w io.Writer, res *Result) error {
 		window = fmt.Sprint(c.Window)
 	}
 	rounds := ""
-	if c.Rounds > 1 {
+	switch {
+	case c.Slice != "":
+		rounds = fmt.Sprintf(" by turns of %s", c.Slice)
+	case c.Rounds > 1:
 		rounds = fmt.Sprintf(" × %d rounds", c.Rounds)
 	}
 	fmt.Fprintf(w, "config    %d workers × %d OpenCV threads, malloc %s, window %s, nice %d, gomaxprocs %d, warm-up %s, measured %s%s\n",
@@ -53,7 +56,10 @@ func writeTable(w io.Writer, res *Result) error {
 		var rs []string
 		for i, r := range res.Rounds {
 			first := "pipeline first"
-			if r.LimitFirst {
+			switch {
+			case r.Part != "":
+				first = r.Part
+			case r.LimitFirst:
 				first = "limit first"
 			}
 			rs = append(rs, fmt.Sprintf("%d: %.3f/%.3f = %.3f (%s)", i+1, r.PipelineFPS, r.LimitFPS, r.Ratio, first))

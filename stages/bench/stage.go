@@ -25,13 +25,19 @@ type stageProc struct {
 // startStage starts `exe stage NAME ARGS...` in its own process group, with
 // its stdout and stderr going to the file logPath and, when nice is not 0,
 // every thread reniced by nice.
+func startStage(exe, name string, args, env []string, logPath string, nice int) (*stageProc, error) {
+	return startProc(exe, name, append([]string{"stage", name}, args...), env, logPath, nice)
+}
+
+// startProc is startStage for any command line of exe (argv without the
+// program name); name is what messages call the process.
 //
 // One goroutine, locked to its OS thread and never unlocked, starts the
 // child and waits for it: the child's Pdeathsig SIGKILL fires when that
 // thread ends, which is only after the child was reaped — or when this
 // process dies, however it dies (golang/go#27505). After Wait the goroutine
 // SIGKILLs the whole group, so nothing the child forked survives either.
-func startStage(exe, name string, args, env []string, logPath string, nice int) (*stageProc, error) {
+func startProc(exe, name string, argv, env []string, logPath string, nice int) (*stageProc, error) {
 	p := &stageProc{name: name, log: logPath, done: make(chan error, 1)}
 	started := make(chan error, 1)
 	go func() {
@@ -42,7 +48,7 @@ func startStage(exe, name string, args, env []string, logPath string, nice int) 
 			return
 		}
 		defer f.Close()
-		cmd := exec.Command(exe, append([]string{"stage", name}, args...)...)
+		cmd := exec.Command(exe, argv...)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = f, f
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -94,6 +100,7 @@ func (p *stageProc) stop(ctx context.Context, grace time.Duration) error {
 		return p.err
 	}
 	_ = syscall.Kill(p.pid, syscall.SIGTERM)
+	_ = syscall.Kill(-p.pid, syscall.SIGCONT) // if paused, it could not act on SIGTERM
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
@@ -108,6 +115,54 @@ func (p *stageProc) stop(ctx context.Context, grace time.Duration) error {
 	}
 	p.exit = true
 	return p.err
+}
+
+// pause stops every process of the stage's group (SIGSTOP) and waits until
+// each of its threads has stopped, so that the time after pause returns is
+// the other phase's alone. resume continues them (SIGCONT).
+func (p *stageProc) pause() error {
+	if err := syscall.Kill(-p.pid, syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("bench: pause %s: %w", p.name, err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for !stopped(p.pid) {
+		if p.exited() {
+			return p.failure()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: %s did not stop within 1s of SIGSTOP", p.name)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+func (p *stageProc) resume() error {
+	if err := syscall.Kill(-p.pid, syscall.SIGCONT); err != nil && !p.exited() {
+		return fmt.Errorf("bench: resume %s: %w", p.name, err)
+	}
+	return nil
+}
+
+// stopped reports whether every thread of process pid is stopped (state T).
+func stopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return false
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			continue // the thread has ended
+		}
+		// The state follows the command name, which is in parentheses
+		// and may hold spaces and parentheses itself.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
 
 // kill ends the stage's group at once and waits for it.
@@ -141,5 +196,5 @@ func (p *stageProc) failure() error {
 	if err == nil {
 		err = errors.New("exit 0")
 	}
-	return fmt.Errorf("pipeline: %s ended early (%w); its log ends:\n%s", p.name, err, p.tail(2000))
+	return fmt.Errorf("bench: %s ended early (%w); its log ends:\n%s", p.name, err, p.tail(2000))
 }

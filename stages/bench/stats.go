@@ -88,3 +88,67 @@ func overlap(a, b, from, to time.Time) time.Duration {
 	}
 	return max(b.Sub(a), 0)
 }
+
+// span is a stretch of time a phase was running and measured.
+type span struct{ from, to time.Time }
+
+// spans are a phase's measured stretches, in order and not overlapping:
+// one for a phase measured in one go, several when the limit and the
+// pipeline take turns (--slice), each paused while the other runs.
+type spans []span
+
+// total is the measured time.
+func (ss spans) total() time.Duration {
+	var d time.Duration
+	for _, s := range ss {
+		d += s.to.Sub(s.from)
+	}
+	return d
+}
+
+// contains reports whether t falls in a span (from inclusive, to exclusive).
+func (ss spans) contains(t time.Time) bool {
+	for _, s := range ss {
+		if !t.Before(s.from) && t.Before(s.to) {
+			return true
+		}
+	}
+	return false
+}
+
+// overlap is how much of [a, b] the spans cover.
+func (ss spans) overlap(a, b time.Time) time.Duration {
+	var d time.Duration
+	for _, s := range ss {
+		d += overlap(a, b, s.from, s.to)
+	}
+	return d
+}
+
+// paused is how much of [a, b] falls in the gaps between the spans, when
+// the phase was stopped: a frame in flight across a gap took that much less
+// than its wall time.
+func (ss spans) paused(a, b time.Time) time.Duration {
+	var d time.Duration
+	for i := 1; i < len(ss); i++ {
+		d += overlap(a, b, ss[i-1].to, ss[i].from)
+	}
+	return d
+}
+
+// rate is the frames/s and count of the completions done within the spans,
+// as rate computes it over one window: the spans are put end to end, and
+// each completion is placed at the measured time before it.
+func (ss spans) rate(done []time.Time) (perSec float64, n int) {
+	if len(ss) == 0 {
+		return 0, 0
+	}
+	var base time.Time
+	var at []time.Time
+	for _, t := range done {
+		if ss.contains(t) {
+			at = append(at, base.Add(ss.overlap(ss[0].from, t)))
+		}
+	}
+	return rate(at, base, base.Add(ss.total()))
+}

@@ -104,3 +104,41 @@ func TestPerFrame(t *testing.T) {
 		t.Errorf("perFrame with no frames = %v; want 0", got)
 	}
 }
+
+func TestSpans(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	// Measured 0–10 s and 20–30 s; stopped 10–20 s.
+	ss := spans{{at(0), at(10)}, {at(20), at(30)}}
+	if got := ss.total(); got != 20*time.Second {
+		t.Errorf("total = %v; want 20s", got)
+	}
+	for _, c := range []struct {
+		s    float64
+		want bool
+	}{{-1, false}, {0, true}, {9.9, true}, {10, false}, {15, false}, {20, true}, {30, false}} {
+		if got := ss.contains(at(c.s)); got != c.want {
+			t.Errorf("contains(%vs) = %v; want %v", c.s, got, c.want)
+		}
+	}
+	if got := ss.overlap(at(5), at(25)); got != 10*time.Second {
+		t.Errorf("overlap(5s, 25s) = %v; want 10s", got)
+	}
+	if got := ss.paused(at(5), at(25)); got != 10*time.Second {
+		t.Errorf("paused(5s, 25s) = %v; want 10s", got)
+	}
+	if got := ss.paused(at(-5), at(5)); got != 0 {
+		t.Errorf("paused(-5s, 5s) = %v; want 0", got)
+	}
+	// One frame a second while running, none while stopped, and a few
+	// outside the spans, which do not count: 2 frames/s would be wrong.
+	var done []time.Time
+	for s := 0.5; s < 10; s++ {
+		done = append(done, at(s), at(s+20))
+	}
+	done = append(done, at(-3), at(12), at(17), at(31))
+	fps, n := ss.rate(done)
+	if n != 20 || math.Abs(fps-1) > 0.01 {
+		t.Errorf("rate = %.3f frames/s over %d frames; want 1.000 over 20", fps, n)
+	}
+}

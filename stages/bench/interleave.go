@@ -1,0 +1,277 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages"
+)
+
+// With --slice the two phases take turns rather than running one after
+// the other. The limit runs in a process of its own; the bench warms it up
+// and pauses it (SIGSTOP), starts and warms up the pipeline, and then lets
+// them run by turns, one slice at a time, the other paused: pipeline,
+// limit, pipeline, limit, … until each has run cfg.For.
+//
+// Not pipeline, limit, limit, pipeline (which would cancel a steady drift
+// of the machine): the pipeline would then sit paused for two slices, and
+// a frame published just before such a pause can outlast the generator's
+// resend timeout (10 s at least), to be sent and extracted twice.
+//
+// The machine's speed drifts: on a shared virtual machine, the same SIFT
+// run took 30 % longer in one minute than in the next. Phases a minute
+// apart compare two machines; slices a few seconds apart compare one.
+// A frame in flight across a pause simply finishes later: each phase is
+// measured over its own slices put end to end, and pauses are taken out of
+// latencies and frame times.
+
+// defaultSlice is `imaging-tui bench`'s --slice: at 4000×3000 a worker
+// finishes a frame every 2–3 s, and the pipeline, paused for a slice,
+// must stay clear of the generator's resend timeout (10 s at least).
+const defaultSlice = 5 * time.Second
+
+// limitChildCmd is the hidden bench subcommand that runs the limit's workers.
+const limitChildCmd = "limit-child"
+
+// limitChild is `imaging-tui bench limit-child`: decode + SIFT on the
+// images of --images with --workers detectors, cycling over the images,
+// until SIGTERM. Each frame is a JSON line on stdout (logLine).
+func limitChild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := flag.NewFlagSet("imaging-tui bench "+limitChildCmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Images, "images", "", "image `folder`")
+	fs.IntVar(&cfg.Workers, "workers", 1, "SIFT workers")
+	fs.IntVar(&cfg.Threads, "threads", 1, "OpenCV threads")
+	fs.BoolVar(&cfg.ReturnMemory, "return-memory", false, "give freed SIFT memory back to the kernel")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return stages.ErrUsage
+	}
+	if fs.NArg() > 0 || cfg.Images == "" || cfg.Workers < 1 || cfg.Threads < 1 {
+		return usageErr(stderr, "%s: want --images DIR and positive --workers and --threads", limitChildCmd)
+	}
+	imgs, err := loadImages(cfg.Images)
+	if err != nil {
+		return fmt.Errorf("limit: %w", err)
+	}
+	dets, err := newDetectors(cfg)
+	if err != nil {
+		return fmt.Errorf("limit: %w", err)
+	}
+	defer closeDetectors(dets)
+	stop := make(chan struct{})
+	var once sync.Once
+	halt := func() { once.Do(func() { close(stop) }) }
+	context.AfterFunc(ctx, halt)
+	enc := json.NewEncoder(stdout)
+	var firstErr error
+	siftWorkers(stop, dets, imgs, func(c completion, err error) {
+		if err == nil {
+			err = enc.Encode(logLine{Time: c.at, Msg: "frame extracted", Ms: float64(c.took) / float64(time.Millisecond),
+				Image: c.image, Keypoints: c.keypoints})
+		}
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("limit: %w", err)
+			halt()
+		}
+	})
+	return firstErr
+}
+
+// runInterleaved measures the limit and the pipeline by turns (see above).
+// It returns both phases' figures, the keypoint count of each image (-1 for
+// those the limit did not reach) and two rounds: the first and second half
+// of the slices, as a check on how far the machine drifted.
+func runInterleaved(ctx context.Context, cfg Config, dir string, imgs []image, tmp string) (Limit, Pipeline, []Round, []int, error) {
+	var l Limit
+	argv := []string{"bench", limitChildCmd, "--images", dir,
+		"--workers", strconv.Itoa(cfg.Workers), "--threads", strconv.Itoa(cfg.Threads)}
+	if cfg.ReturnMemory {
+		argv = append(argv, "--return-memory")
+	}
+	logPath := filepath.Join(tmp, "limit.log")
+	lp, err := startProc(cfg.Exe, "limit", argv, os.Environ(), logPath, 0)
+	if err != nil {
+		return l, Pipeline{}, nil, nil, fmt.Errorf("limit: %w", err)
+	}
+	defer lp.kill()
+	l.PID = lp.pid
+	progress(cfg, "limit: %d workers × %d threads, a process of its own, %v warm-up", cfg.Workers, cfg.Threads, cfg.Warmup)
+	var warm []logLine
+	var aliveErr error
+	warmedUp(ctx, time.Now().Add(cfg.Warmup), func() bool {
+		if lp.exited() {
+			aliveErr = lp.failure()
+			return true
+		}
+		warm = warm[:0]
+		_ = scanLog(logPath, "frame extracted", func(x logLine) { warm = append(warm, x) })
+		return len(warm) >= warmupFrames*cfg.Workers
+	})
+	if aliveErr != nil {
+		return l, Pipeline{}, nil, nil, aliveErr
+	}
+	if err := ctx.Err(); err != nil {
+		return l, Pipeline{}, nil, nil, err
+	}
+	if err := lp.pause(); err != nil {
+		return l, Pipeline{}, nil, nil, err
+	}
+	warmedAt := time.Now()
+	var took []float64
+	for _, x := range warm {
+		took = append(took, x.Ms)
+	}
+	frame := time.Duration(mean(took) * float64(time.Millisecond))
+
+	n, slice := turns(cfg)
+	sub := filepath.Join(tmp, "0")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		return l, Pipeline{}, nil, nil, fmt.Errorf("bench: %w", err)
+	}
+	var limitSpans, pipeSpans spans
+	var limitBusy time.Duration
+	var limitCPU cpu
+	measure := func(ctx context.Context, procs []*stageProc) (spans, time.Duration, error) {
+		progress(cfg, "taking turns: %d slices of %v each, pipeline first", n, slice)
+		var pipeBusy time.Duration
+		cpu0, err := cpuTime(lp.pid)
+		if err != nil {
+			return nil, 0, fmt.Errorf("limit: %w", err)
+		}
+		switchTo := func(from, to []*stageProc) error {
+			for _, p := range from {
+				if err := p.pause(); err != nil {
+					return err
+				}
+			}
+			for _, p := range to {
+				if err := p.resume(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		limit := []*stageProc{lp}
+		pipelineRuns := true // warmed up; the limit is paused
+		for k := range 2 * n {
+			pipeline := k%2 == 0
+			if pipeline != pipelineRuns {
+				from, to := procs, limit
+				if pipeline {
+					from, to = limit, procs
+				}
+				if err := switchTo(from, to); err != nil {
+					return nil, 0, err
+				}
+				pipelineRuns = pipeline
+			}
+			all0, _ := machineBusy()
+			from := time.Now()
+			if err := waitAlive(ctx, append(procs[:len(procs):len(procs)], lp), from.Add(slice)); err != nil {
+				return nil, 0, err
+			}
+			to := time.Now()
+			all1, _ := machineBusy()
+			if pipeline {
+				pipeSpans = append(pipeSpans, span{from, to})
+				pipeBusy += all1 - all0
+			} else {
+				limitSpans = append(limitSpans, span{from, to})
+				limitBusy += all1 - all0
+			}
+		}
+		if !pipelineRuns {
+			if err := switchTo(limit, procs); err != nil {
+				return nil, 0, err
+			}
+		}
+		// The pipeline runs again, to be stopped; the limit stays paused.
+		cpu1, err := cpuTime(lp.pid)
+		if err != nil {
+			return nil, 0, fmt.Errorf("limit: %w", err)
+		}
+		limitCPU = cpu1.sub(cpu0)
+		return pipeSpans, pipeBusy, nil
+	}
+	progress(cfg, "pipeline: generator → extractor → logger, %v warm-up", cfg.Warmup)
+	p, err := runPipeline(ctx, cfg, dir, sub, frame, measure)
+	if err != nil {
+		return l, p, nil, nil, err
+	}
+	l.PeakRSSBytes, _ = peakRSS(lp.pid)
+	if err := lp.stop(ctx, 10*time.Second+2*frame); err != nil {
+		return l, p, nil, nil, fmt.Errorf("limit: %w", err)
+	}
+
+	var done []logLine
+	if err := scanLog(logPath, "frame extracted", func(x logLine) { done = append(done, x) }); err != nil {
+		return l, p, nil, nil, fmt.Errorf("limit: %w", err)
+	}
+	kps := make([]int, len(imgs))
+	for i := range kps {
+		kps[i] = -1
+	}
+	var at []time.Time
+	took = nil
+	ran := append(spans{{time.Time{}, warmedAt}}, limitSpans...) // for the pauses
+	for _, x := range done {
+		if x.Image >= 0 && x.Image < len(kps) {
+			kps[x.Image] = x.Keypoints
+		}
+		at = append(at, x.Time)
+		if limitSpans.contains(x.Time) {
+			took = append(took, x.Ms-ran.paused(x.began(), x.Time).Seconds()*1000)
+		}
+	}
+	window := limitSpans.total()
+	l.FPS, l.Frames = limitSpans.rate(at)
+	l.SIFTMs = mean(took)
+	l.CPUPerFrame = perFrame(limitCPU.total(), l.FPS, window)
+	l.SysPerFrame = perFrame(limitCPU.sys, l.FPS, window)
+	l.FaultsPerFrame = float64(limitCPU.faults) / (l.FPS * window.Seconds())
+	l.OtherCores = max(limitBusy-limitCPU.total(), 0).Seconds() / window.Seconds()
+	l.raw = limitRaw{used: limitCPU, other: l.OtherCores * window.Seconds(), took: took, window: window.Seconds()}
+
+	var logged []time.Time
+	_ = scanLog(filepath.Join(sub, "logger.log"), "frame stored", func(x logLine) { logged = append(logged, x.Time) })
+	var rounds []Round
+	for i, h := range [][2]int{{0, n / 2}, {n / 2, n}} {
+		if h[0] == h[1] {
+			continue
+		}
+		lf, _ := limitSpans[h[0]:h[1]].rate(at)
+		pf, _ := pipeSpans[h[0]:h[1]].rate(logged)
+		r := Round{Part: []string{"first half", "second half"}[i], LimitFPS: lf, PipelineFPS: pf}
+		if lf > 0 {
+			r.Ratio = pf / lf
+		}
+		rounds = append(rounds, r)
+	}
+	return l, p, rounds, kps, nil
+}
+
+// turns splits cfg.For into n slices of about cfg.Slice each.
+func turns(cfg Config) (n int, slice time.Duration) {
+	n = max(1, int((cfg.For+cfg.Slice-1)/cfg.Slice))
+	return n, cfg.For / time.Duration(n)
+}
+
+// progress prints a progress line, if cfg asks for them.
+func progress(cfg Config, format string, args ...any) {
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "bench: "+format+"\n", args...)
+	}
+}
