@@ -178,19 +178,18 @@ func runInterleaved(ctx context.Context, cfg Config, dir string, imgs []image, t
 				}
 				pipelineRuns = pipeline
 			}
-			all0, _ := machineBusy()
+			busy := startBusy()
 			from := time.Now()
 			if err := waitAlive(ctx, append(procs[:len(procs):len(procs)], lp), from.Add(slice)); err != nil {
 				return nil, 0, err
 			}
 			to := time.Now()
-			all1, _ := machineBusy()
 			if pipeline {
 				pipeSpans = append(pipeSpans, span{from, to})
-				pipeBusy += all1 - all0
+				pipeBusy += busy()
 			} else {
 				limitSpans = append(limitSpans, span{from, to})
-				limitBusy += all1 - all0
+				limitBusy += busy()
 			}
 		}
 		if !pipelineRuns {

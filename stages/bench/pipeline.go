@@ -101,19 +101,30 @@ func stopGrace(stage string, frame time.Duration) time.Duration {
 
 // measureFunc runs the pipeline's measurement once it has warmed up: it
 // returns when and for how long the stages ran while measured, and the CPU
-// time the whole machine was busy during those spans.
+// time the machine was busy during those spans, less the bench's own.
 type measureFunc func(ctx context.Context, procs []*stageProc) (spans, time.Duration, error)
 
 // continuously measures for d in one go.
 func continuously(d time.Duration) measureFunc {
 	return func(ctx context.Context, procs []*stageProc) (spans, time.Duration, error) {
-		all0, _ := machineBusy()
+		busy := startBusy()
 		from := time.Now()
 		if err := waitAlive(ctx, procs, from.Add(d)); err != nil {
 			return nil, 0, err
 		}
+		return spans{{from, from.Add(d)}}, busy(), nil
+	}
+}
+
+// startBusy starts measuring the CPU time the machine is busy, but for this
+// process; the function returned reads it.
+func startBusy() func() time.Duration {
+	all0, _ := machineBusy()
+	self0, _ := cpuTime(os.Getpid())
+	return func() time.Duration {
 		all1, _ := machineBusy()
-		return spans{{from, from.Add(d)}}, all1 - all0, nil
+		self1, _ := cpuTime(os.Getpid())
+		return all1 - all0 - self1.sub(self0).total()
 	}
 }
 
@@ -216,7 +227,6 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 	if err != nil {
 		return res, err
 	}
-	self0, _ := cpuTime(os.Getpid())
 	out0, resent0 := st.get("logger").FramesOut, st.get("generator").Resent
 	ss, all, err := measure(ctx, procs)
 	if err != nil {
@@ -226,7 +236,6 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 	if err != nil {
 		return res, err
 	}
-	self1, _ := cpuTime(os.Getpid())
 	out1, resent1 := st.get("logger").FramesOut, st.get("generator").Resent
 	window := ss.total().Seconds()
 	res.ResentInWindow = resent1 - resent0
@@ -237,7 +246,7 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 		res.Stages = append(res.Stages, Stage{Name: p.name, PID: p.pid, PeakRSSBytes: rss,
 			CPUCores: cpu1[i].sub(cpu0[i]).total().Seconds() / window, Errors: s.Errors, LastError: s.LastError})
 	}
-	ours := self1.sub(self0).total()
+	var ours time.Duration
 	for i := range procs {
 		ours += cpu1[i].sub(cpu0[i]).total()
 	}
