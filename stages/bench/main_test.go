@@ -39,19 +39,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestMainSmoke runs a short bench on the two smallest sample images, the
-// phases one after the other (--slice 0), and checks the JSON holds both
-// rates and a ratio, and that no stage outlives it.
-// The logger keeps only the last two frames, as --retain-frames lets an
-// operator ask: the bench must count the frames it stored all the same.
-func TestMainSmoke(t *testing.T) {
+// runJSON runs Main with --json and args on a folder holding the named
+// sample images, this test binary acting as the stages and the limit.
+func runJSON(t *testing.T, images []string, args ...string) Result {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv(stageEnv, "1")
 	dir := t.TempDir()
-	for _, name := range []string{"crop_urchins_gray.png", "crop_turf_gray16.png"} {
+	for _, name := range images {
 		b, err := os.ReadFile(filepath.Join("../../testdata/images", name))
 		if err != nil {
 			t.Fatal(err)
@@ -60,9 +58,8 @@ func TestMainSmoke(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	args = append([]string{"--images", dir, "--json"}, args...)
 	var stdout, stderr bytes.Buffer
-	args := []string{"--images", dir, "--for", "3s", "--warmup", "1s", "--json", "--slice", "0",
-		"--logger-flags", "--retain-frames 2"}
 	if err := Main(context.Background(), args, exe, &stdout, &stderr); err != nil {
 		t.Fatalf("Main(%q) = %v; stderr:\n%s", args, err, stderr.String())
 	}
@@ -70,9 +67,20 @@ func TestMainSmoke(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("output is not one JSON object: %v\n%s", err, stdout.String())
 	}
+	return res
+}
+
+// TestMainSmoke runs a short bench on the two smallest sample images, the
+// phases one after the other (--slice 0), and checks the JSON holds both
+// rates and a ratio, and that no stage outlives it.
+// The logger keeps only the last two frames, as --retain-frames lets an
+// operator ask: the bench must count the frames it stored all the same.
+func TestMainSmoke(t *testing.T) {
+	res := runJSON(t, []string{"crop_urchins_gray.png", "crop_turf_gray16.png"},
+		"--for", "3s", "--warmup", "1s", "--slice", "0", "--logger-flags", "--retain-frames 2")
 	if res.Limit.FPS <= 0 || res.Pipeline.FPS <= 0 || res.Ratio <= 0 {
-		t.Errorf("limit %v frames/s, pipeline %v frames/s, ratio %v; want all > 0\n%s",
-			res.Limit.FPS, res.Pipeline.FPS, res.Ratio, stdout.String())
+		t.Errorf("limit %v frames/s, pipeline %v frames/s, ratio %v; want all > 0",
+			res.Limit.FPS, res.Pipeline.FPS, res.Ratio)
 	}
 	if p := res.Pipeline; p.Frames <= 2 || 2*p.Frames < p.Extracted {
 		t.Errorf("pipeline stored %d frames in the window, extracted %d; want more than the 2 retained, and most of those extracted",
@@ -98,31 +106,10 @@ func TestMainSmoke(t *testing.T) {
 // TestMainSlices runs the phases by turns (--slice): the limit in a process
 // of its own, each paused while the other runs.
 func TestMainSlices(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(stageEnv, "1")
-	dir := t.TempDir()
-	b, err := os.ReadFile("../../testdata/images/crop_urchins_gray.png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "a.png"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	args := []string{"--images", dir, "--for", "2s", "--slice", "500ms", "--warmup", "500ms", "--json"}
-	if err := Main(context.Background(), args, exe, &stdout, &stderr); err != nil {
-		t.Fatalf("Main(%q) = %v; stderr:\n%s", args, err, stderr.String())
-	}
-	var res Result
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		t.Fatalf("output is not one JSON object: %v\n%s", err, stdout.String())
-	}
+	res := runJSON(t, []string{"crop_urchins_gray.png"}, "--for", "2s", "--slice", "500ms", "--warmup", "500ms")
 	if res.Limit.FPS <= 0 || res.Pipeline.FPS <= 0 || res.Ratio <= 0 || res.Images.MeanKeypoints <= 0 {
-		t.Errorf("limit %v frames/s, pipeline %v frames/s, ratio %v, %v keypoints; want all > 0\n%s",
-			res.Limit.FPS, res.Pipeline.FPS, res.Ratio, res.Images.MeanKeypoints, stdout.String())
+		t.Errorf("limit %v frames/s, pipeline %v frames/s, ratio %v, %v keypoints; want all > 0",
+			res.Limit.FPS, res.Pipeline.FPS, res.Ratio, res.Images.MeanKeypoints)
 	}
 	if res.Config.Slice != "500ms" || len(res.Rounds) != 2 || res.Rounds[0].Part != "first half" {
 		t.Errorf("config slice %q, rounds %+v; want 500ms and two halves", res.Config.Slice, res.Rounds)
