@@ -95,7 +95,6 @@ func limitChild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // those the limit did not reach) and two rounds: the first and second half
 // of the slices, as a check on how far the machine drifted.
 func runInterleaved(ctx context.Context, cfg Config, dir string, imgs []image, tmp string) (Limit, Pipeline, []Round, []int, error) {
-	var l Limit
 	argv := []string{"bench", limitChildCmd, "--images", dir,
 		"--workers", strconv.Itoa(cfg.Workers), "--threads", strconv.Itoa(cfg.Threads)}
 	if cfg.ReturnMemory {
@@ -104,10 +103,9 @@ func runInterleaved(ctx context.Context, cfg Config, dir string, imgs []image, t
 	logPath := filepath.Join(tmp, "limit.log")
 	lp, err := startProc(cfg.Exe, "limit", argv, os.Environ(), logPath, 0)
 	if err != nil {
-		return l, Pipeline{}, nil, nil, fmt.Errorf("limit: %w", err)
+		return Limit{}, Pipeline{}, nil, nil, fmt.Errorf("limit: %w", err)
 	}
 	defer lp.kill()
-	l.PID = lp.pid
 	progress(cfg, "limit: %d workers × %d threads, a process of its own, %v warm-up", cfg.Workers, cfg.Threads, cfg.Warmup)
 	var warm []logLine
 	var aliveErr error
@@ -121,13 +119,13 @@ func runInterleaved(ctx context.Context, cfg Config, dir string, imgs []image, t
 		return len(warm) >= warmupFrames*cfg.Workers
 	})
 	if aliveErr != nil {
-		return l, Pipeline{}, nil, nil, aliveErr
+		return Limit{}, Pipeline{}, nil, nil, aliveErr
 	}
 	if err := ctx.Err(); err != nil {
-		return l, Pipeline{}, nil, nil, err
+		return Limit{}, Pipeline{}, nil, nil, err
 	}
 	if err := lp.pause(); err != nil {
-		return l, Pipeline{}, nil, nil, err
+		return Limit{}, Pipeline{}, nil, nil, err
 	}
 	warmedAt := time.Now()
 	var took []float64
@@ -139,7 +137,7 @@ func runInterleaved(ctx context.Context, cfg Config, dir string, imgs []image, t
 	n, slice := turns(cfg)
 	sub := filepath.Join(tmp, "0")
 	if err := os.Mkdir(sub, 0o755); err != nil {
-		return l, Pipeline{}, nil, nil, fmt.Errorf("bench: %w", err)
+		return Limit{}, Pipeline{}, nil, nil, fmt.Errorf("bench: %w", err)
 	}
 	var limitSpans, pipeSpans spans
 	var limitBusy time.Duration
@@ -208,51 +206,34 @@ func runInterleaved(ctx context.Context, cfg Config, dir string, imgs []image, t
 	progress(cfg, "pipeline: generator → extractor → logger, %v warm-up", cfg.Warmup)
 	p, err := runPipeline(ctx, cfg, dir, sub, frame, measure)
 	if err != nil {
-		return l, p, nil, nil, err
+		return Limit{}, p, nil, nil, err
 	}
-	l.PeakRSSBytes, _ = peakRSS(lp.pid)
+	rss, _ := peakRSS(lp.pid)
 	if err := lp.stop(ctx, 10*time.Second+2*frame); err != nil {
-		return l, p, nil, nil, fmt.Errorf("limit: %w", err)
+		return Limit{}, p, nil, nil, fmt.Errorf("limit: %w", err)
 	}
 
-	var done []logLine
-	if err := scanLog(logPath, "frame extracted", func(x logLine) { done = append(done, x) }); err != nil {
-		return l, p, nil, nil, fmt.Errorf("limit: %w", err)
-	}
-	kps := make([]int, len(imgs))
-	for i := range kps {
-		kps[i] = -1
-	}
+	var done []completion
 	var at []time.Time
-	took = nil
-	ran := append(spans{{time.Time{}, warmedAt}}, limitSpans...) // for the pauses
-	for _, x := range done {
-		if x.Image >= 0 && x.Image < len(kps) {
-			kps[x.Image] = x.Keypoints
-		}
+	err = scanLog(logPath, "frame extracted", func(x logLine) {
+		took := time.Duration(x.Ms * float64(time.Millisecond))
+		done = append(done, completion{at: x.Time, took: took, image: x.Image, keypoints: x.Keypoints})
 		at = append(at, x.Time)
-		if limitSpans.contains(x.Time) {
-			took = append(took, x.Ms-ran.paused(x.began(), x.Time).Seconds()*1000)
-		}
+	})
+	if err != nil {
+		return Limit{}, p, nil, nil, fmt.Errorf("limit: %w", err)
 	}
-	window := limitSpans.total()
-	l.FPS, l.Frames = limitSpans.rate(at)
-	l.SIFTMs = mean(took)
-	l.CPUPerFrame = perFrame(limitCPU.total(), l.FPS, window)
-	l.SysPerFrame = perFrame(limitCPU.sys, l.FPS, window)
-	l.FaultsPerFrame = float64(limitCPU.faults) / (l.FPS * window.Seconds())
-	l.OtherCores = max(limitBusy-limitCPU.total(), 0).Seconds() / window.Seconds()
-	l.raw = limitRaw{used: limitCPU, other: l.OtherCores * window.Seconds(), took: took, window: window.Seconds()}
+	ran := append(spans{{time.Time{}, warmedAt}}, limitSpans...) // for the pauses
+	l, kps := limitFigures(done, limitSpans, ran, limitCPU, limitBusy-limitCPU.total(), len(imgs))
+	l.PID, l.PeakRSSBytes = lp.pid, rss
 
-	var logged []time.Time
-	_ = scanLog(filepath.Join(sub, "logger.log"), "frame stored", func(x logLine) { logged = append(logged, x.Time) })
 	var rounds []Round
 	for i, h := range [][2]int{{0, n / 2}, {n / 2, n}} {
 		if h[0] == h[1] {
 			continue
 		}
 		lf, _ := limitSpans[h[0]:h[1]].rate(at)
-		pf, _ := pipeSpans[h[0]:h[1]].rate(logged)
+		pf, _ := pipeSpans[h[0]:h[1]].rate(p.raw.stored)
 		r := Round{Part: []string{"first half", "second half"}[i], LimitFPS: lf, PipelineFPS: pf}
 		if lf > 0 {
 			r.Ratio = pf / lf

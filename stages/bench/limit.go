@@ -162,30 +162,43 @@ func runLimit(ctx context.Context, cfg Config, imgs []image) (Limit, []int, erro
 		return Limit{}, nil, err
 	}
 
-	kps := make([]int, len(imgs))
+	ss := spans{{from, to}}
+	l, kps := limitFigures(done, ss, ss, cpu1.sub(cpu0), all1-all0-cpu1.sub(cpu0).total(), len(imgs))
+	l.PeakRSSBytes, _ = peakRSS(os.Getpid())
+	return l, kps, nil
+}
+
+// limitFigures computes the limit's figures from the frames its workers
+// completed, measured over ss: its process used used, other processes
+// others. ran is when the process ran, ss and before (frames in flight
+// across a gap took that much less). It also returns the keypoint count of
+// each of the n images (-1 for those no frame reached).
+func limitFigures(done []completion, ss, ran spans, used cpu, others time.Duration, n int) (Limit, []int) {
+	kps := make([]int, n)
 	for i := range kps {
 		kps[i] = -1
 	}
 	var at []time.Time
 	var took []float64
 	for _, c := range done {
-		kps[c.image] = c.keypoints
+		if c.image >= 0 && c.image < n {
+			kps[c.image] = c.keypoints
+		}
 		at = append(at, c.at)
-		if !c.at.Before(from) && c.at.Before(to) {
-			took = append(took, float64(c.took)/float64(time.Millisecond))
+		if ss.contains(c.at) {
+			took = append(took, float64(c.took-ran.paused(c.at.Add(-c.took), c.at))/float64(time.Millisecond))
 		}
 	}
 	var l Limit
-	l.FPS, l.Frames = rate(at, from, to)
+	window := ss.total()
+	l.FPS, l.Frames = ss.rate(at)
 	l.SIFTMs = mean(took)
-	used := cpu1.sub(cpu0)
-	l.CPUPerFrame = perFrame(used.total(), l.FPS, cfg.For)
-	l.SysPerFrame = perFrame(used.sys, l.FPS, cfg.For)
-	l.FaultsPerFrame = float64(used.faults) / (l.FPS * cfg.For.Seconds())
-	l.OtherCores = max(all1-all0-used.total(), 0).Seconds() / cfg.For.Seconds()
-	l.PeakRSSBytes, _ = peakRSS(os.Getpid())
-	l.raw = limitRaw{used: used, other: l.OtherCores * cfg.For.Seconds(), took: took, window: cfg.For.Seconds()}
-	return l, kps, nil
+	l.CPUPerFrame = perFrame(used.total(), l.FPS, window)
+	l.SysPerFrame = perFrame(used.sys, l.FPS, window)
+	l.FaultsPerFrame = float64(used.faults) / (l.FPS * window.Seconds())
+	l.OtherCores = max(others, 0).Seconds() / window.Seconds()
+	l.raw = limitRaw{used: used, other: l.OtherCores * window.Seconds(), took: took, window: window.Seconds()}
+	return l, kps
 }
 
 // sleepUntil waits until t; false if ctx ended first.

@@ -55,13 +55,14 @@ type Pipeline struct {
 
 // pipelineRaw is what one pipeline phase measured, for pooling rounds.
 type pipelineRaw struct {
-	total, extract, deliver, store []float64 // latency legs of frames stored in the window, ms
-	took                           []float64 // extractor ms of each frame finished in the window
-	busy                           float64   // extractor worker-seconds in SIFT within the window
-	used                           []cpu     // each stage's CPU over the window, as Stages
-	other                          float64   // other processes' CPU over the window, core-seconds
-	statusFrames                   float64   // logger frames_out over the window
-	window                         float64   // seconds
+	total, extract, deliver, store []float64   // latency legs of frames stored in the window, ms
+	stored                         []time.Time // the logger's commit of each frame, window or not
+	took                           []float64   // extractor ms of each frame finished in the window
+	busy                           float64     // extractor worker-seconds in SIFT within the window
+	used                           []cpu       // each stage's CPU over the window, as Stages
+	other                          float64     // other processes' CPU over the window, core-seconds
+	statusFrames                   float64     // logger frames_out over the window
+	window                         float64     // seconds
 }
 
 // Latency holds publish → commit percentiles and the median of each leg,
@@ -319,6 +320,7 @@ func (res *Pipeline) fromLoggerLog(path string, ss spans) error {
 		return fmt.Errorf("pipeline: logger log: %w", err)
 	}
 	res.FPS, res.Frames = ss.rate(stored)
+	res.raw.stored = stored
 	return nil
 }
 
