@@ -5,7 +5,7 @@
 // Each stage owns its sockets in one goroutine per socket (ZeroMQ sockets are
 // not thread-safe), reports a wire.Status on the status side channel about
 // every 250 ms, and logs with log/slog on stderr. Only the subpackages touch
-// cgo: stages/bus wraps ZeroMQ and stages/sift wraps OpenCV; stages/probe
+// cgo: stages/bus wraps ZeroMQ and stages/sift wraps OpenCV; wire/probe
 // reads image headers in pure Go.
 //
 // Delivery. Under reliable delivery (the default) the generator keeps a

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/stages/bus"
-	"github.com/imaging-tui/imaging-tui/stages/probe"
+	"github.com/imaging-tui/imaging-tui/wire/probe"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 

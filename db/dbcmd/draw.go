@@ -17,7 +17,7 @@ import (
 	"path/filepath"
 
 	"github.com/imaging-tui/imaging-tui/db"
-	"github.com/imaging-tui/imaging-tui/stages/probe"
+	"github.com/imaging-tui/imaging-tui/wire/probe"
 )
 
 var drawCmd = &command{

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/db"
-	"github.com/imaging-tui/imaging-tui/stages/probe"
+	"github.com/imaging-tui/imaging-tui/wire/probe"
 )
 
 var showCmd = &command{

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/imaging-tui/imaging-tui/stages/probe"
+	"github.com/imaging-tui/imaging-tui/wire/probe"
 )
 
 // image is one encoded image of the set, held in memory for the limit.

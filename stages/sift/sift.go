@@ -19,7 +19,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/imaging-tui/imaging-tui/stages/probe"
+	"github.com/imaging-tui/imaging-tui/wire/probe"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 

@@ -22,7 +22,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/imaging-tui/imaging-tui/stages/probe"
+	"github.com/imaging-tui/imaging-tui/wire/probe"
 )
 
 // texture draws a deterministic image with enough structure for SIFT:

@@ -1,0 +1,141 @@
+package stage
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestTableLinks: every link between stages has exactly one binding side,
+// one sender and at least one receiver, both as run by hand and under the
+// supervisor; otherwise two sockets would fight over an address or nobody
+// would listen.
+func TestTableLinks(t *testing.T) {
+	type sides struct{ binds, supBinds, out, in int }
+	links := map[Link]*sides{}
+	for _, s := range Table {
+		for _, p := range s.Ports {
+			l := links[p.Link]
+			if l == nil {
+				l = &sides{}
+				links[p.Link] = l
+			}
+			if p.Bind {
+				l.binds++
+			}
+			if SupervisedBind(s.Kind, p) {
+				l.supBinds++
+			}
+			if p.Out {
+				l.out++
+			} else {
+				l.in++
+			}
+			if _, ok := DefaultEndpoint[p.Link]; !ok {
+				t.Errorf("%s --%s: link %q has no default endpoint", s.Kind, p.Flag, p.Link)
+			}
+		}
+	}
+	for name, l := range links {
+		if l.binds != 1 || l.supBinds != 1 || l.out != 1 || l.in < 1 {
+			t.Errorf("link %s: %d bind by hand, %d under the supervisor, %d senders, %d receivers; want 1, 1, 1, ≥1",
+				name, l.binds, l.supBinds, l.out, l.in)
+		}
+	}
+}
+
+func TestSupervisedBind(t *testing.T) {
+	for _, tt := range []struct {
+		kind Kind
+		flag string
+		want bool
+	}{
+		{Generator, "pub", true},
+		{Generator, "ack", false},
+		{Extractor, "sub", false},
+		{Extractor, "pub", false}, // replicas connect
+		{Logger, "sub", true},     // so the logger binds
+		{Logger, "ack", true},
+	} {
+		s, _ := Lookup(tt.kind)
+		i := slices.IndexFunc(s.Ports, func(p Port) bool { return p.Flag == tt.flag })
+		if i < 0 {
+			t.Fatalf("%s has no --%s", tt.kind, tt.flag)
+		}
+		if got := SupervisedBind(tt.kind, s.Ports[i]); got != tt.want {
+			t.Errorf("SupervisedBind(%s, --%s) = %v; want %v", tt.kind, tt.flag, got, tt.want)
+		}
+	}
+}
+
+func TestFlows(t *testing.T) {
+	want := []Flow{{Generator, Extractor, LinkImages}, {Extractor, Logger, LinkProcessed}}
+	if got := Flows(); !slices.Equal(got, want) {
+		t.Errorf("Flows() = %v; want %v", got, want)
+	}
+}
+
+func TestSpecs(t *testing.T) {
+	if got, want := Kinds(), []Kind{Generator, Extractor, Logger}; !slices.Equal(got, want) {
+		t.Errorf("Kinds() = %v; want %v", got, want)
+	}
+	for _, s := range Table {
+		if in, ok := s.Input(); !ok || in.Out {
+			t.Errorf("%s: no input port for injected messages", s.Kind)
+		}
+		for _, f := range s.Faults {
+			if !slices.Contains(AllFaults, f) {
+				t.Errorf("%s: fault %q is not in AllFaults", s.Kind, f)
+			}
+		}
+	}
+	if l, _ := Lookup(Logger); !l.Has(FaultDBFull) {
+		t.Error("the logger lacks the dbfull fault")
+	}
+	if g, _ := Lookup(Generator); g.Has(FaultDBFull) {
+		t.Error("the generator has the dbfull fault")
+	}
+	if _, ok := Lookup("painter"); ok {
+		t.Error(`Lookup("painter") found a stage`)
+	}
+}
+
+func TestParseDelivery(t *testing.T) {
+	for in, want := range map[string]Delivery{"": Reliable, "reliable": Reliable, "best-effort": BestEffort} {
+		if got, err := ParseDelivery(in); err != nil || got != want {
+			t.Errorf("ParseDelivery(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseDelivery("sometimes"); err == nil {
+		t.Error(`ParseDelivery("sometimes") succeeded`)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64
+	}{
+		{"512", 512}, {"64KB", 64e3}, {"64kb", 64e3}, {"256MiB", 256 << 20}, {"2GB", 2e9},
+		{"1.5GiB", 3 << 29}, {"8G", 8 << 30}, {" 10 B ", 10}, {"0", 0},
+	} {
+		if got, err := ParseSize(tt.in); err != nil || got != tt.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-1", "ten", "5XB"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestWithKeptMemory(t *testing.T) {
+	env, changed := WithKeptMemory([]string{"A=1", "GLIBC_TUNABLES=glibc.malloc.tcache_count=0"})
+	if !changed || env[0] != "GLIBC_TUNABLES=glibc.malloc.tcache_count=0:"+KeptMemoryTunables || !slices.Contains(env, "A=1") {
+		t.Errorf("WithKeptMemory added to a user's tunables: %q, %v", env, changed)
+	}
+	again, changed := WithKeptMemory(env)
+	if changed || !slices.Equal(again, env) {
+		t.Errorf("WithKeptMemory twice changed the environment: %q", again)
+	}
+}
