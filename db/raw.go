@@ -21,8 +21,9 @@ import (
 // again into the row's record: two buffers of the same size class a
 // frame, of which the C allocator (modernc.org/memory) keeps only one
 // mapped, so the second was faulted in afresh, a page at a time, on every
-// frame — a third of the logger's CPU on 2000×1500 frames. Bound in place
-// (SQLITE_STATIC on pinned Go memory) there is one buffer, reused.
+// frame, a large share of the logger's CPU. Bound in place (SQLITE_STATIC
+// on pinned Go memory) there is one buffer, reused. docs/PERFORMANCE.md has
+// the measurements.
 
 // rawConn is the SQLite handle behind a database/sql connection of the
 // modernc.org/sqlite driver. It is only valid inside sql.Conn.Raw.
@@ -136,10 +137,10 @@ func (c rawConn) exec(query string, args ...any) (rowid int64, changes int, err 
 // ever had mapped at once, and the two records are never mapped at once (one
 // INSERT runs after the other). So a keypoint-rich frame's descriptor record,
 // a size class above the usual one, was unmapped after each such frame and
-// faulted in again the next time: 2,800 faults (11 MB) every third
-// 4000×3000 frame of our test set, where fresh memory is dear (see the
-// README). Mapping regions of both sizes at once and freeing them raises the
-// mark; they stay mapped, untouched until SQLite uses them.
+// faulted in again, a page at a time, the next time such a frame came.
+// Mapping regions of both sizes at once and freeing them raises the mark;
+// they stay mapped, untouched until SQLite uses them. Fresh memory is dear
+// on a VM that hands freed pages back to its host (docs/PERFORMANCE.md).
 func reserveRecords(tls *libc.TLS, sizes ...int) {
 	ps := make([]uintptr, 0, len(sizes))
 	for _, n := range sizes {
@@ -155,9 +156,8 @@ func reserveRecords(tls *libc.TLS, sizes ...int) {
 // insertKeypoints inserts kps as rows of image id in multi-row INSERTs of
 // kpBatch, kpBatch/2, ..., 1 rows (keypointSQL), each prepared at most once
 // per call and bound value by value: no driver.Value per field, so nothing
-// for the collector per keypoint. Against database/sql's prepared
-// statements, a 7,500-keypoint frame (BenchmarkStoreBPS) allocates 87 times
-// (26 KB) instead of 45,403 times (2.3 MB), and takes 26 ms instead of 29.
+// for the collector per keypoint, where database/sql's prepared statements
+// allocated several times per keypoint (BenchmarkStoreBPS measures it).
 func (c rawConn) insertKeypoints(id int64, kps []Keypoint) (err error) {
 	stmts := make([]uintptr, bits.Len(uint(kpBatch))) // stmts[i] inserts 1<<i rows
 	defer func() {
