@@ -3,7 +3,9 @@ package stages
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -12,14 +14,15 @@ import (
 
 	"github.com/imaging-tui/imaging-tui/stages/bus"
 	"github.com/imaging-tui/imaging-tui/stages/sift"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
 // ExtractorConfig configures the extractor stage.
 type ExtractorConfig struct {
 	Common
-	Sub     string // IMAGE_DATA in. Defaults to >tcp://127.0.0.1:5555
-	Pub     string // PROCESSED_DATA out. Defaults to @tcp://127.0.0.1:5556
+	Sub     string // IMAGE_DATA in. Defaults to the table's (stage.Table)
+	Pub     string // PROCESSED_DATA out. Defaults to the table's
 	Workers int    // SIFT workers. Defaults to the number of CPUs
 	Threads int    // OpenCV threads (process-wide). Defaults to 1
 	Shard   Shard  // which frames this replica takes. Defaults to all
@@ -57,16 +60,36 @@ type job struct {
 	msg   []byte // the received message; frame.Data slices into it
 }
 
-// RunExtractor runs SIFT on every image received until ctx ends, then
-// finishes the frames in hand and publishes them.
-func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) error {
-	cfg.setDefaults("extractor")
-	if cfg.Sub == "" {
-		cfg.Sub = ">tcp://127.0.0.1:5555"
+// extractorFlags is the extractor's command (see command).
+func extractorFlags(f *flag.FlagSet, _ fs.FS) runFunc {
+	var cfg ExtractorConfig
+	var shard, siftMemory string
+	f.IntVar(&cfg.Workers, "workers", 0, "SIFT workers (default: one per CPU)")
+	f.IntVar(&cfg.Threads, "threads", 1, "OpenCV threads for the process")
+	f.StringVar(&shard, "shard", "0/1", "take frames whose seq % N == I, as `I/N` (replicas)")
+	f.BoolVar(&cfg.ReturnMemory, returnMemoryFlag, false, "give the memory each SIFT run frees back to the kernel instead of keeping it for the next frame (leaner between frames; about 2.5× slower on 2000×1500)")
+	f.StringVar(&siftMemory, "sift-memory", "", "most memory the SIFT runs in progress may take together, e.g. 8GiB; workers wait for room (`SIZE`, default 80% of the memory available at start)")
+	f.IntVar(&cfg.SIFT.MaxFeatures, "max-features", 0, "keep the best `N` keypoints (0 = all, OpenCV's default)")
+	f.Float64Var(&cfg.SIFT.ContrastThreshold, "contrast-threshold", 0, "SIFT contrast threshold (0 = OpenCV's default 0.04)")
+	f.Int64Var(&cfg.SIFT.MaxPixels, "max-pixels", 0, "reject images over `N` pixels (default 100 megapixels)")
+	return func(ctx context.Context, inv invocation) error {
+		var err error
+		if cfg.Shard, err = parseShard(shard); err != nil {
+			return usage(f, "--shard: %v", err)
+		}
+		if siftMemory != "" {
+			if cfg.SIFTMemory, err = stage.ParseSize(siftMemory); err != nil || cfg.SIFTMemory <= 0 {
+				return usage(f, "--sift-memory %q: want a positive size such as 8GiB", siftMemory)
+			}
+		}
+		cfg.Common, cfg.Sub, cfg.Pub = inv.Common, inv.ports["sub"], inv.ports["pub"]
+		return RunExtractor(ctx, cfg, inv.log)
 	}
-	if cfg.Pub == "" {
-		cfg.Pub = "@tcp://127.0.0.1:5556"
-	}
+}
+
+// setDefaults fills in the zero fields but the endpoints, which come from
+// the stage table (stageRuntime.endpoint).
+func (cfg *ExtractorConfig) setDefaults() error {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.NumCPU()
 	}
@@ -79,163 +102,206 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	if cfg.SIFTMemory <= 0 {
 		var err error
 		if cfg.SIFTMemory, err = defaultSIFTMemory(); err != nil {
-			return fmt.Errorf("extractor: memory available for SIFT: %w (give --sift-memory)", err)
+			return fmt.Errorf("memory available for SIFT: %w (give --sift-memory)", err)
 		}
 	}
-	budget := newMemBudget(cfg.SIFTMemory)
+	return nil
+}
+
+// RunExtractor runs SIFT on every image received until ctx ends, then
+// finishes the frames in hand and publishes them.
+func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) error {
+	if err := cfg.setDefaults(); err != nil {
+		return fmt.Errorf("extractor: %w", err)
+	}
 	if !cfg.ReturnMemory {
 		if err := sift.KeepMemory(); err != nil {
 			return fmt.Errorf("extractor: %w", err)
 		}
 	}
 	sift.SetNumThreads(cfg.Threads)
-	detectors := make([]*sift.Detector, cfg.Workers)
-	for i := range detectors {
+	transforms := make([]Transform, cfg.Workers)
+	for i := range transforms {
 		d, err := sift.New(cfg.SIFT)
 		if err != nil {
 			return fmt.Errorf("extractor: %w", err)
 		}
 		defer d.Close()
-		detectors[i] = d
+		transforms[i] = siftTransform{d}
 	}
-	zctx, err := bus.NewContext()
+	rt, err := startRuntime(stage.Extractor, &cfg.Common, log)
 	if err != nil {
 		return err
 	}
-	defer zctx.Close()
-	sub, err := zctx.Sub(cfg.Sub, bus.Options{HWM: cfg.HWM})
+	defer rt.close()
+	cfg.Sub, cfg.Pub = rt.endpoint(cfg.Sub, "sub"), rt.endpoint(cfg.Pub, "pub")
+	sub, err := rt.sub(cfg.Sub, bus.Options{HWM: cfg.HWM})
 	if err != nil {
 		return fmt.Errorf("extractor: subscribe socket: %w", err)
 	}
-	defer sub.Close()
-	reliable := cfg.Delivery == DeliveryReliable
-	pub, err := zctx.Pub(cfg.Pub, bus.Options{HWM: cfg.HWM, Joins: reliable})
+	reliable := cfg.Delivery == stage.Reliable
+	pub, err := rt.pub(cfg.Pub, bus.Options{HWM: cfg.HWM, Joins: reliable})
 	if err != nil {
 		return fmt.Errorf("extractor: publish socket: %w", err)
 	}
-	defer pub.Close()
 	log.Info("extractor starting", "workers", cfg.Workers, "threads", cfg.Threads, "sift_memory_mb", cfg.SIFTMemory>>20,
 		"shard", cfg.Shard.String(),
 		"sub", cfg.Sub, "pub", cfg.Pub, "delivery", cfg.Delivery)
 
-	c := &counters{state: wire.StateRunning}
-	var busy atomic.Int64
-	jobs := make(chan job, cfg.Workers)
-	out := make(chan result, cfg.Workers)
-	var inHand inHandSet
-	outBufs := make(bufferPool, 2*cfg.Workers+1) // encoding, queued in out, sending
-	inBufs := make(bufferPool, 2*cfg.Workers+1)  // receiving, queued in jobs, in SIFT
-	depth := func() { c.queue.Store(int64(len(jobs)) + busy.Load() + int64(len(out))) }
-
-	r := &reporter{endpoint: cfg.Status, base: cfg.baseStatus("extractor"), c: c, log: log,
-		extra: func(st *wire.Status) { st.Disconnects = sub.Dropped() }}
-	rctx, stopReport := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopReport()
-	toggleOnSignal(rctx, sigSilent, log, "silent", func() bool { return !r.silent.Swap(!r.silent.Load()) })
-	go r.run(rctx, zctx)
-
-	// Workers: each owns one detector; they end when jobs is closed.
-	var wg sync.WaitGroup
-	for _, d := range detectors {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				busy.Add(1)
-				held := budget.acquire(siftWorkingSet(j.frame.Width, j.frame.Height))
-				t0 := time.Now()
-				msg, kps, err := extract(d, j, outBufs.get())
-				inBufs.put(j.msg) // the result holds nothing of it
-				budget.release(held)
-				busy.Add(-1)
-				if err != nil {
-					inHand.done(j.frame)
-					c.fail(err)
-					log.Warn("frame skipped", "file", j.frame.Filename, "frame_seq", seqOf(j.frame), "err", err)
-					continue
-				}
-				log.Info("frame extracted", "file", j.frame.Filename, "frame_seq", seqOf(j.frame), "keypoints", kps,
-					"ms", time.Since(t0).Milliseconds())
-				out <- result{msg: msg, frame: j.frame}
-				depth()
-			}
-		}()
+	e := newExtractor(cfg, rt.c, log)
+	if reliable {
+		// Once: a later logger restart is the generator's to notice.
+		e.ready = func(ctx context.Context) { awaitSubscriber(ctx, pub) }
 	}
-	go func() { wg.Wait(); close(out) }()
+	rt.report(ctx, func(st *wire.Status) { st.Disconnects = sub.Dropped() })
+	e.run(ctx, sub, transforms, pub)
+	log.Info("extractor stopped", "frames_in", rt.c.framesIn.Load(), "frames_out", rt.c.framesOut.Load())
+	return nil
+}
 
-	// Sender: owns pub; ends when every worker has finished.
+// extractor is the extractor's loop: receive takes images from the source,
+// a worker per Transform processes them, and send publishes the results.
+// Frames travel between them on jobs and out; the message buffers go round
+// in inBufs and outBufs.
+type extractor struct {
+	cfg     ExtractorConfig
+	log     *slog.Logger
+	c       *counters
+	budget  *memBudget
+	ready   func(context.Context) // waited for before the first send; nil for none
+	jobs    chan job
+	out     chan result
+	busy    atomic.Int64 // workers in a Transform
+	inHand  inHandSet
+	outBufs bufferPool // encoding, queued in out, sending
+	inBufs  bufferPool // receiving, queued in jobs, in SIFT
+	bad     limiter
+}
+
+func newExtractor(cfg ExtractorConfig, c *counters, log *slog.Logger) *extractor {
+	return &extractor{cfg: cfg, log: log, c: c, budget: newMemBudget(cfg.SIFTMemory),
+		jobs: make(chan job, cfg.Workers), out: make(chan result, cfg.Workers),
+		outBufs: make(bufferPool, 2*cfg.Workers+1), inBufs: make(bufferPool, 2*cfg.Workers+1)}
+}
+
+// run receives from src until ctx ends, with a worker per transform and a
+// sender to sink, then lets the frames in hand through and returns once
+// the last is sent. It runs once.
+func (e *extractor) run(ctx context.Context, src FrameSource, transforms []Transform, sink FrameSink) {
+	var wg sync.WaitGroup
+	for _, t := range transforms {
+		wg.Go(func() { e.work(t) }) // until jobs is closed
+	}
+	go func() { wg.Wait(); close(e.out) }()
 	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		waitJoin := reliable // once: a later logger restart is the generator's to notice
-		for r := range out {
-			if waitJoin {
-				awaitSubscriber(ctx, pub)
-				waitJoin = false
-			}
-			if err := pub.Send(r.msg); err != nil {
-				c.fail(err)
-			}
-			outBufs.put(r.msg) // ZeroMQ has its own copy
-			inHand.done(r.frame)
-			c.frameDone(time.Now(), len(r.msg))
-			depth()
-		}
-	}()
+	go func() { defer close(sent); e.send(ctx, sink) }() // until out is closed
+	e.receive(ctx, src)
+	e.c.setState(wire.StateStopping)
+	close(e.jobs)
+	<-sent
+}
 
-	// Receiver: this goroutine owns sub.
-	var bad limiter
+// receive queues the images src delivers for the workers until ctx ends.
+// It owns src.
+func (e *extractor) receive(ctx context.Context, src FrameSource) {
 	for ctx.Err() == nil {
-		buf := inBufs.get()
-		msg, err := sub.RecvInto(buf, StatusInterval)
-		if errors.Is(err, bus.ErrTimeout) {
-			inBufs.put(buf)
-			continue
-		}
+		buf := e.inBufs.get()
+		msg, err := src.RecvInto(buf, StatusInterval)
 		if err != nil {
-			inBufs.put(buf)
-			c.fail(err)
-			continue
-		}
-		f, err := wire.DecodeImage(msg)
-		if err != nil {
-			inBufs.put(msg)
-			c.fail(fmt.Errorf("bad input message: %w", err))
-			if ok, n := bad.allow(time.Now()); ok {
-				log.Warn("bad message skipped", "err", err, "bytes", len(msg), "suppressed", n)
+			e.inBufs.put(buf)
+			if !errors.Is(err, bus.ErrTimeout) {
+				e.c.fail(err)
 			}
 			continue
 		}
-		if !cfg.Shard.takes(f) {
-			inBufs.put(msg)
+		j, ok := e.accept(msg)
+		if !ok {
+			e.inBufs.put(msg)
 			continue
 		}
-		if !inHand.add(f) {
-			// The generator sent it again (a resend timeout, or a new
-			// subscriber) while the first copy is still here: its result
-			// is on its way, and a second SIFT run would only cost time.
-			inBufs.put(msg)
-			log.Debug("copy of a frame in hand skipped", "frame_seq", seqOf(f))
-			continue
-		}
-		c.framesIn.Add(1)
-		c.bytesIn.Add(uint64(len(msg)))
-		j := job{frame: f, msg: msg}
-		if cfg.Delivery == DeliveryBestEffort {
-			enqueueNewest(jobs, j, c, func(old job) { inHand.done(old.frame); inBufs.put(old.msg) })
+		e.c.framesIn.Add(1)
+		e.c.bytesIn.Add(uint64(len(msg)))
+		if e.cfg.Delivery == stage.BestEffort {
+			enqueueNewest(e.jobs, j, e.c, func(old job) { e.inHand.done(old.frame); e.inBufs.put(old.msg) })
 		} else {
 			select {
-			case jobs <- j:
+			case e.jobs <- j:
 			case <-ctx.Done():
 			}
 		}
-		depth()
+		e.depth()
 	}
-	c.setState(wire.StateStopping)
-	close(jobs)
-	<-sent
-	log.Info("extractor stopped", "frames_in", c.framesIn.Load(), "frames_out", c.framesOut.Load())
-	return nil
+}
+
+// accept decodes msg and reports whether this extractor is to process it:
+// a valid image, in its shard, not already in hand.
+func (e *extractor) accept(msg []byte) (job, bool) {
+	f, err := wire.DecodeImage(msg)
+	if err != nil {
+		e.c.fail(fmt.Errorf("bad input message: %w", err))
+		if ok, n := e.bad.allow(time.Now()); ok {
+			e.log.Warn("bad message skipped", "err", err, "bytes", len(msg), "suppressed", n)
+		}
+		return job{}, false
+	}
+	if !e.cfg.Shard.takes(f) {
+		return job{}, false
+	}
+	if !e.inHand.add(f) {
+		// The generator sent it again (a resend timeout, or a new
+		// subscriber) while the first copy is still here: its result
+		// is on its way, and a second SIFT run would only cost time.
+		e.log.Debug("copy of a frame in hand skipped", "frame_seq", seqOf(f))
+		return job{}, false
+	}
+	return job{frame: f, msg: msg}, true
+}
+
+// work is one worker: it runs t on each job, within the memory budget,
+// until jobs is closed.
+func (e *extractor) work(t Transform) {
+	for j := range e.jobs {
+		e.busy.Add(1)
+		held := e.budget.acquire(siftWorkingSet(j.frame.Width, j.frame.Height))
+		t0 := time.Now()
+		msg, kps, err := t.Transform(j.frame, e.outBufs.get())
+		e.inBufs.put(j.msg) // the result holds nothing of it
+		e.budget.release(held)
+		e.busy.Add(-1)
+		if err != nil {
+			e.inHand.done(j.frame)
+			e.c.fail(err)
+			e.log.Warn("frame skipped", "file", j.frame.Filename, "frame_seq", seqOf(j.frame), "err", err)
+			continue
+		}
+		e.log.Info("frame extracted", "file", j.frame.Filename, "frame_seq", seqOf(j.frame), "keypoints", kps,
+			"ms", time.Since(t0).Milliseconds())
+		e.out <- result{msg: msg, frame: j.frame}
+		e.depth()
+	}
+}
+
+// send publishes the results on sink until out is closed. It owns sink.
+func (e *extractor) send(ctx context.Context, sink FrameSink) {
+	ready := e.ready
+	for r := range e.out {
+		if ready != nil {
+			ready(ctx)
+			ready = nil
+		}
+		if err := sink.Send(r.msg); err != nil {
+			e.c.fail(err)
+		}
+		e.outBufs.put(r.msg) // the sink has its own copy
+		e.inHand.done(r.frame)
+		e.c.frameDone(time.Now(), len(r.msg))
+		e.depth()
+	}
+}
+
+// depth publishes the frames between receive and send as the queue depth.
+func (e *extractor) depth() {
+	e.c.queue.Store(int64(len(e.jobs)) + e.busy.Load() + int64(len(e.out)))
 }
 
 // result is one extracted frame on its way to the sender.
@@ -284,7 +350,7 @@ func (s *inHandSet) done(f *wire.Frame) {
 // socket sends into the void until the logger's subscription has arrived; a
 // frame lost that way would wait for the generator's resend timeout, so
 // under reliable delivery the first result waits for the logger instead.
-func awaitSubscriber(ctx context.Context, pub *bus.Socket) {
+func awaitSubscriber(ctx context.Context, pub interface{ Joins() int }) {
 	deadline := time.Now().Add(subscriberWait)
 	for pub.Joins() == 0 {
 		if time.Now().After(deadline) {
@@ -346,21 +412,25 @@ func (p bufferPool) put(b []byte) {
 	}
 }
 
-// extract runs SIFT on one image and encodes the PROCESSED_DATA message,
-// into buf when it is large enough.
-func extract(d *sift.Detector, j job, buf []byte) (msg []byte, keypoints int, err error) {
-	res, err := d.Detect(j.frame.Data)
+// siftTransform is the extractor's Transform: OpenCV SIFT on the image,
+// its keypoints and descriptors added to the frame.
+type siftTransform struct{ d *sift.Detector }
+
+// Transform runs SIFT on img and encodes the PROCESSED_DATA message, into
+// buf when it is large enough.
+func (t siftTransform) Transform(img *wire.Frame, buf []byte) (msg []byte, keypoints int, err error) {
+	res, err := t.d.Detect(img.Data)
 	if err != nil {
 		return nil, 0, err
 	}
-	f := *j.frame
+	f := *img
 	f.Type = wire.TypeProcessed
 	f.Keypoints = res.Keypoints
 	f.Descriptors = res.Descriptors
 	if f.Trailer != nil {
-		t := *f.Trailer
-		t.ExtractedNS = uint64(time.Now().UnixNano())
-		f.Trailer = &t
+		tr := *f.Trailer
+		tr.ExtractedNS = uint64(time.Now().UnixNano())
+		f.Trailer = &tr
 	}
 	if cap(buf) < f.Size() {
 		buf = make([]byte, 0, f.Size())

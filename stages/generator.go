@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,8 +18,9 @@ import (
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/stages/bus"
-	"github.com/imaging-tui/imaging-tui/wire/probe"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
+	"github.com/imaging-tui/imaging-tui/wire/probe"
 )
 
 // GeneratorConfig configures the generator stage.
@@ -26,8 +28,8 @@ type GeneratorConfig struct {
 	Common
 	Images      fs.FS         // the image folder; read again at every pass
 	ImagesName  string        // how to name Images in logs and errors
-	Pub         string        // IMAGE_DATA out. Defaults to @tcp://127.0.0.1:5555
-	Ack         string        // acknowledgements in. Defaults to >tcp://127.0.0.1:5558
+	Pub         string        // IMAGE_DATA out. Defaults to the table's (stage.Table)
+	Ack         string        // acknowledgements in. Defaults to the table's
 	FPS         float64       // frames a second; 0 = as fast as delivery allows
 	Count       int64         // stop after this many frames; 0 = never
 	Once        bool          // stop after one pass over the folder
@@ -49,13 +51,21 @@ type inflight struct {
 	attempts int
 }
 
+// publisher is a FrameSink that also tells of new subscribers (a PUB
+// socket with bus.Options.Joins).
+type publisher interface {
+	FrameSink
+	// Joins returns how many subscriptions arrived since the last call.
+	Joins() int
+}
+
 type generator struct {
 	mem       frameMemory
 	cfg       GeneratorConfig
 	log       *slog.Logger
 	c         *counters
-	pub       *bus.Socket
-	ack       *bus.Socket
+	pub       publisher
+	ack       FrameSource
 	window    map[uint64]*inflight
 	bytes     int64
 	seq       uint64
@@ -69,18 +79,40 @@ type generator struct {
 	spare     []byte // a sent message's buffer, free for the next load
 }
 
-// RunGenerator publishes the images of cfg.Images until ctx ends, the count
-// is reached or, with Once, after one pass. Under reliable delivery it then
-// waits for every frame in flight to be acknowledged, as long as
-// acknowledgements keep coming (see drain).
-func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) error {
-	cfg.setDefaults("generator")
-	if cfg.Pub == "" {
-		cfg.Pub = "@tcp://127.0.0.1:5555"
+// generatorFlags is the generator's command (see command).
+func generatorFlags(f *flag.FlagSet, samples fs.FS) runFunc {
+	var cfg GeneratorConfig
+	var images, windowBytes string
+	f.StringVar(&images, "images", "", "image `folder` (default: the sample images embedded in the binary)")
+	f.Float64Var(&cfg.FPS, "fps", 0, "frames a second; 0 = as fast as delivery allows")
+	f.Int64Var(&cfg.Count, "count", 0, "stop after `N` frames (0 = never)")
+	f.BoolVar(&cfg.Once, "once", false, "stop after one pass over the folder")
+	f.IntVar(&cfg.Window, "window", 8, "reliable delivery: most frames in flight unacknowledged")
+	f.StringVar(&windowBytes, "window-bytes", "64MiB", "reliable delivery: most bytes in flight unacknowledged (three frames are always admitted)")
+	f.Uint64Var(&cfg.StreamID, "stream-id", 0, "stream `id` in every frame (0 = random)")
+	f.StringVar(&cfg.State, "state", "", "`file` keeping the stream and the frames in flight across restarts (reliable delivery)")
+	f.DurationVar(&cfg.Drain, "drain", 0, "on stop, wait for the frames in flight while acknowledgements come; give up after this long without one (default 30s, at least four resend timeouts)")
+	return func(ctx context.Context, inv invocation) error {
+		n, err := stage.ParseSize(windowBytes)
+		if err != nil {
+			return usage(f, "--window-bytes: %v", err)
+		}
+		cfg.WindowBytes, cfg.Common = n, inv.Common
+		cfg.Pub, cfg.Ack = inv.ports["pub"], inv.ports["ack"]
+		cfg.Images, cfg.ImagesName = samples, "(embedded samples)"
+		if images != "" {
+			if cfg.Images, err = DirFS(images); err != nil {
+				return fmt.Errorf("generator: images: %w", err)
+			}
+			cfg.ImagesName = images
+		}
+		return RunGenerator(ctx, cfg, inv.log)
 	}
-	if cfg.Ack == "" {
-		cfg.Ack = ">tcp://127.0.0.1:5558"
-	}
+}
+
+// setDefaults fills in the zero fields but the endpoints, which come from
+// the stage table (stageRuntime.endpoint).
+func (cfg *GeneratorConfig) setDefaults() {
 	if cfg.Window <= 0 {
 		cfg.Window = 8
 	}
@@ -96,6 +128,14 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 		// mark, to wait for the resend timeout.
 		cfg.HWM = max(cfg.Window, 8)
 	}
+}
+
+// RunGenerator publishes the images of cfg.Images until ctx ends, the count
+// is reached or, with Once, after one pass. Under reliable delivery it then
+// waits for every frame in flight to be acknowledged, as long as
+// acknowledgements keep coming (see drain).
+func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) error {
+	cfg.setDefaults()
 	state, err := loadState(cfg.State)
 	if err != nil {
 		return fmt.Errorf("generator: %w", err)
@@ -113,54 +153,42 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 	if len(names) == 0 {
 		return fmt.Errorf("generator: images %s: no image files (.jpg .jpeg .png .bmp .tif .tiff)", cfg.ImagesName)
 	}
-	log.Info("generator starting", "images", cfg.ImagesName, "files", len(names), "stream_id", cfg.StreamID,
-		"delivery", cfg.Delivery, "fps", cfg.FPS)
-
-	zctx, err := bus.NewContext()
+	rt, err := startRuntime(stage.Generator, &cfg.Common, log)
 	if err != nil {
 		return err
 	}
-	defer zctx.Close()
-	g := &generator{cfg: cfg, log: log, c: &counters{state: wire.StateRunning}, window: map[uint64]*inflight{},
+	defer rt.close()
+	cfg.Pub, cfg.Ack = rt.endpoint(cfg.Pub, "pub"), rt.endpoint(cfg.Ack, "ack")
+	log.Info("generator starting", "images", cfg.ImagesName, "files", len(names), "stream_id", cfg.StreamID,
+		"delivery", cfg.Delivery, "fps", cfg.FPS)
+
+	g := &generator{cfg: cfg, log: log, c: rt.c, window: map[uint64]*inflight{},
 		mem: frameMemory{frames: 4}} // the window's three frames and one being loaded
-	g.pub, err = zctx.Pub(cfg.Pub, bus.Options{HWM: cfg.HWM, Joins: true})
+	pub, err := rt.pub(cfg.Pub, bus.Options{HWM: cfg.HWM, Joins: true})
 	if err != nil {
 		return fmt.Errorf("generator: publish socket: %w", err)
 	}
-	defer g.pub.Close()
-	g.ack, err = zctx.Sub(connectByDefault(cfg.Ack), bus.Options{HWM: 1000})
+	ack, err := rt.sub(connectByDefault(cfg.Ack), bus.Options{HWM: 1000})
 	if err != nil {
 		return fmt.Errorf("generator: ack socket: %w", err)
 	}
-	defer g.ack.Close()
-
-	stop := g.reportStatus(ctx, zctx)
-	defer stop()
-	if state != nil && state.StreamID == cfg.StreamID && cfg.Delivery == DeliveryReliable {
+	g.pub, g.ack = pub, ack
+	rt.report(ctx, func(st *wire.Status) {
+		st.StreamID = g.cfg.StreamID
+		st.LastSeq = g.lastSeq.Load()
+		st.Disconnects = ack.Dropped()
+	})
+	if state != nil && state.StreamID == cfg.StreamID && cfg.Delivery == stage.Reliable {
 		if !g.waitForRoom(ctx, 0) { // a subscriber first: these frames matter most
 			return nil
 		}
 		g.resume(state)
 	}
 	err = g.run(ctx)
-	if cfg.Delivery == DeliveryReliable {
+	if cfg.Delivery == stage.Reliable {
 		g.drain()
 	}
 	return err
-}
-
-func (g *generator) reportStatus(ctx context.Context, zctx *bus.Context) (stop func()) {
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &reporter{endpoint: g.cfg.Status, base: g.cfg.baseStatus("generator"), c: g.c, log: g.log,
-		extra: func(st *wire.Status) {
-			st.StreamID = g.cfg.StreamID
-			st.LastSeq = g.lastSeq.Load()
-			st.Disconnects = g.ack.Dropped()
-		}}
-	toggleOnSignal(rctx, sigSilent, g.log, "silent", func() bool { return !r.silent.Swap(!r.silent.Load()) })
-	done := make(chan struct{})
-	go func() { defer close(done); r.run(rctx, zctx) }()
-	return func() { cancel(); <-done }
 }
 
 // run is the publishing loop: passes over the folder until told to stop.
@@ -293,7 +321,7 @@ func (g *generator) send(seq uint64, msg []byte, name string) {
 	}
 	g.c.framesIn.Add(1)
 	g.c.frameDone(now, len(msg))
-	if g.cfg.Delivery != DeliveryReliable {
+	if g.cfg.Delivery != stage.Reliable {
 		g.release(msg) // ZeroMQ has its own copy
 	} else {
 		g.window[seq] = &inflight{seq: seq, name: name, msg: msg, first: now, sent: now, attempts: 1}
@@ -314,7 +342,7 @@ const minWindowFrames = 3
 func (g *generator) waitForRoom(ctx context.Context, n int) bool {
 	for {
 		g.service(0)
-		if g.cfg.Delivery != DeliveryReliable {
+		if g.cfg.Delivery != stage.Reliable {
 			return ctx.Err() == nil
 		}
 		// Before anyone subscribes, a PUB socket sends into the void; and
@@ -335,7 +363,7 @@ func (g *generator) waitForRoom(ctx context.Context, n int) bool {
 // first) and resends frames whose acknowledgement is overdue.
 func (g *generator) service(wait time.Duration) {
 	for {
-		msg, err := g.ack.Recv(wait)
+		msg, err := g.ack.RecvInto(nil, wait)
 		if errors.Is(err, bus.ErrTimeout) {
 			break
 		}

@@ -3,7 +3,9 @@ package stages
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"sync"
@@ -12,14 +14,15 @@ import (
 
 	"github.com/imaging-tui/imaging-tui/db"
 	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
 // LoggerConfig configures the logger stage.
 type LoggerConfig struct {
 	Common
-	Sub          string // PROCESSED_DATA in. Defaults to >tcp://127.0.0.1:5556
-	Ack          string // acknowledgements out. Defaults to @tcp://127.0.0.1:5558
+	Sub          string // PROCESSED_DATA in. Defaults to the table's (stage.Table)
+	Ack          string // acknowledgements out. Defaults to the table's
 	DB           string // database path. Defaults to imaging.db
 	RetainFrames int64  // keep at most this many frames; 0 = all
 	RetainBytes  int64  // keep at most about this many bytes of images; 0 = all
@@ -36,9 +39,8 @@ const retainEvery = 8
 // reorderGrace is how long a gap in a stream's sequence numbers stays open
 // before it counts as dropped. Frames arrive out of order — two SIFT
 // workers finish in either order, reliable delivery resends — so a gap is
-// not yet a loss: counted at once, "1 dropped" came and went all the time
-// under reliable delivery, with every frame stored (the bench at 4000×3000
-// read it in three runs of five).
+// not yet a loss: counted at once, "1 dropped" would come and go under
+// reliable delivery with every frame stored.
 const reorderGrace = 10 * time.Second
 
 // streamSpan tracks which sequence numbers of one stream were stored, to
@@ -125,7 +127,7 @@ type logger struct {
 	log     *slog.Logger
 	c       *counters
 	db      *db.DB
-	ack     *bus.Socket
+	ack     FrameSink
 	streams map[uint64]*streamSpan
 	incarn  uint64      // this run's incarnation, sent in hellos
 	full    atomic.Bool // dbfull fault asked for
@@ -136,16 +138,27 @@ type logger struct {
 	counts db.Counts
 }
 
+// loggerFlags is the logger's command (see command).
+func loggerFlags(f *flag.FlagSet, _ fs.FS) runFunc {
+	var cfg LoggerConfig
+	var retainBytes string
+	f.StringVar(&cfg.DB, "db", "imaging.db", "SQLite database `path`")
+	f.Int64Var(&cfg.RetainFrames, "retain-frames", 0, "keep only the newest `N` frames (0 = all)")
+	f.StringVar(&retainBytes, "retain-bytes", "0", "keep only the newest frames within `SIZE` of images, e.g. 2GiB (0 = all)")
+	return func(ctx context.Context, inv invocation) error {
+		n, err := stage.ParseSize(retainBytes)
+		if err != nil {
+			return usage(f, "--retain-bytes: %v", err)
+		}
+		cfg.RetainBytes, cfg.Common = n, inv.Common
+		cfg.Sub, cfg.Ack = inv.ports["sub"], inv.ports["ack"]
+		return RunLogger(ctx, cfg, inv.log)
+	}
+}
+
 // RunLogger stores every processed frame received until ctx ends. The frame
 // in hand when ctx ends is committed (or rolled back) before it returns.
 func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
-	cfg.setDefaults("logger")
-	if cfg.Sub == "" {
-		cfg.Sub = ">tcp://127.0.0.1:5556"
-	}
-	if cfg.Ack == "" {
-		cfg.Ack = "@tcp://127.0.0.1:5558"
-	}
 	if cfg.DB == "" {
 		cfg.DB = "imaging.db"
 	}
@@ -157,45 +170,46 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 		return fmt.Errorf("logger: %w", err)
 	}
 	defer d.Close()
-	l := &logger{cfg: cfg, log: log, c: &counters{state: wire.StateRunning}, db: d, streams: map[uint64]*streamSpan{},
-		incarn: randomID(),
-		mem:    frameMemory{frames: 2}} // the receive buffer, and a larger one replacing it
-	if err := l.loadStreams(ctx); err != nil {
-		return fmt.Errorf("logger: %w", err)
-	}
-
-	zctx, err := bus.NewContext()
+	rt, err := startRuntime(stage.Logger, &cfg.Common, log)
 	if err != nil {
 		return err
 	}
-	defer zctx.Close()
-	sub, err := zctx.Sub(cfg.Sub, bus.Options{HWM: cfg.HWM})
+	defer rt.close()
+	cfg.Sub, cfg.Ack = rt.endpoint(cfg.Sub, "sub"), rt.endpoint(cfg.Ack, "ack")
+	l := newLogger(cfg, d, rt.c, log)
+	if err := l.loadStreams(ctx); err != nil {
+		return fmt.Errorf("logger: %w", err)
+	}
+	sub, err := rt.sub(cfg.Sub, bus.Options{HWM: cfg.HWM})
 	if err != nil {
 		return fmt.Errorf("logger: subscribe socket: %w", err)
 	}
-	defer sub.Close()
-	l.ack, err = zctx.Pub(cfg.Ack, bus.Options{HWM: 1000})
-	if err != nil {
+	if l.ack, err = rt.pub(cfg.Ack, bus.Options{HWM: 1000}); err != nil {
 		return fmt.Errorf("logger: ack socket: %w", err)
 	}
-	defer l.ack.Close()
 	log.Info("logger starting", "db", cfg.DB, "sub", cfg.Sub, "ack", cfg.Ack, "delivery", cfg.Delivery,
 		"retain_frames", cfg.RetainFrames, "retain_bytes", cfg.RetainBytes)
+	rt.report(ctx, func(st *wire.Status) {
+		l.mu.Lock()
+		st.DB = &wire.DBCounts{Images: l.counts.Images, Keypoints: l.counts.Keypoints,
+			Descriptors: l.counts.Descriptors, FileBytes: l.counts.FileBytes, FreeBytes: l.counts.DiskFree}
+		l.mu.Unlock()
+		st.Disconnects = sub.Dropped()
+	}, signalToggle{stage.SignalDBFull, stage.FaultDBFull, &l.full})
+	l.run(ctx, sub)
+	log.Info("logger stopped", "frames_in", l.c.framesIn.Load(), "frames_stored", l.c.framesOut.Load())
+	return nil
+}
 
-	r := &reporter{endpoint: cfg.Status, base: cfg.baseStatus("logger"), c: l.c, log: log,
-		extra: func(st *wire.Status) {
-			l.mu.Lock()
-			st.DB = &wire.DBCounts{Images: l.counts.Images, Keypoints: l.counts.Keypoints,
-				Descriptors: l.counts.Descriptors, FileBytes: l.counts.FileBytes, FreeBytes: l.counts.DiskFree}
-			l.mu.Unlock()
-			st.Disconnects = sub.Dropped()
-		}}
-	rctx, stopReport := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopReport()
-	toggleOnSignal(rctx, sigSilent, log, "silent", func() bool { return !r.silent.Swap(!r.silent.Load()) })
-	toggleOnSignal(rctx, sigDBFull, log, "dbfull", func() bool { return !l.full.Swap(!l.full.Load()) })
-	go r.run(rctx, zctx)
+func newLogger(cfg LoggerConfig, d *db.DB, c *counters, log *slog.Logger) *logger {
+	return &logger{cfg: cfg, log: log, c: c, db: d, streams: map[uint64]*streamSpan{}, incarn: randomID(),
+		mem: frameMemory{frames: 2}} // the receive buffer, and a larger one replacing it
+}
 
+// run stores the frames src delivers until ctx ends, saying hello on the
+// ack sink, keeping the counts fresh and applying retention as it goes.
+// It owns src.
+func (l *logger) run(ctx context.Context, src FrameSource) {
 	l.refreshCounts(ctx)
 	lastCount := time.Now()
 	var lastHello time.Time
@@ -203,7 +217,7 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 	var buf []byte // each message is received into the last one's memory: handle keeps nothing of it
 	for ctx.Err() == nil {
 		l.applyFullFault(ctx)
-		msg, err := sub.RecvInto(buf, StatusInterval)
+		msg, err := src.RecvInto(buf, StatusInterval)
 		if err == nil {
 			buf = msg[:0]
 			l.mem.saw(len(msg))
@@ -227,8 +241,6 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 		}
 	}
 	l.c.setState(wire.StateStopping)
-	log.Info("logger stopped", "frames_in", l.c.framesIn.Load(), "frames_stored", l.c.framesOut.Load())
-	return nil
 }
 
 // handle decodes, validates, stores and acknowledges one message. It

@@ -4,17 +4,14 @@ import "runtime/debug"
 
 // frameMemory keeps the Go heap of a stage that holds whole messages (the
 // generator its window, the logger the frame it stores) in proportion to
-// the largest message it has handled, so that the stage stays within
-// 200 MB + 4 × that message whatever the load: without a limit the
-// collector lets the heap grow to twice what is live and hands freed
-// memory back to the kernel only slowly, and 20 MB frames then took a
-// generator past 300 MB. The limit is soft (debug.SetMemoryLimit): it
-// raises itself with the largest message, so live data never exceeds it
-// and the collector never thrashes. It belongs to the stage's main loop.
-//
-// (Switching the collector off below the limit, so that it ran only there,
-// spared the logger faulting in new message buffers; reusing its receive
-// buffer does that too, and keeps its heap small.)
+// the largest message it has handled: goMemoryBase plus frames of them,
+// whatever the load.
+// Without a limit the collector lets the heap grow to twice what is live
+// and hands freed memory back to the kernel only slowly, so large frames
+// would take a stage far past what it holds. The limit is soft
+// (debug.SetMemoryLimit) and rises with the largest message, so live data
+// never exceeds it and the collector never thrashes. docs/PERFORMANCE.md
+// has the memory bounds measured. It belongs to the stage's main loop.
 type frameMemory struct {
 	frames  int // messages the stage holds at once, at most
 	largest int

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
@@ -170,10 +171,10 @@ func (r *reporter) send(sock *bus.Socket, state string) {
 	_ = sock.Send(b) // PUB never blocks; a missing supervisor is not an error
 }
 
-// toggleOnSignal flips flag each time sig arrives, until ctx ends.
-func toggleOnSignal(ctx context.Context, sig os.Signal, log *slog.Logger, what string, flip func() bool) {
+// toggleOnSignal flips t.on each time t.sig arrives, until ctx ends.
+func toggleOnSignal(ctx context.Context, log *slog.Logger, t signalToggle) {
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, sig)
+	signal.Notify(ch, t.sig)
 	go func() {
 		defer signal.Stop(ch)
 		for {
@@ -181,22 +182,22 @@ func toggleOnSignal(ctx context.Context, sig os.Signal, log *slog.Logger, what s
 			case <-ctx.Done():
 				return
 			case <-ch:
-				log.Warn("fault toggled by signal", "fault", what, "on", flip())
+				on := !t.on.Load()
+				t.on.Store(on)
+				log.Warn("fault toggled by signal", "fault", string(t.fault), "on", on)
 			}
 		}
 	}()
 }
 
-// crashFault reports whether the crash-loop fault asks this start to fail.
-func crashFault() bool { return os.Getenv("IMAGING_TUI_FAULT_CRASH") == "1" }
-
 // connectByDefault prefixes a bare endpoint with ">" (connect): status and
 // ack sockets that connect would otherwise take their role's bind default.
 func connectByDefault(ep string) string {
-	if ep == "" || strings.ContainsAny(ep[:1], "@>") || strings.Contains(ep, ",") {
+	if ep == "" || strings.HasPrefix(ep, stage.BindPrefix) || strings.HasPrefix(ep, stage.ConnectPrefix) ||
+		strings.Contains(ep, ",") {
 		return ep
 	}
-	return ">" + ep
+	return stage.Connect(ep)
 }
 
 // limiter lets a repeated complaint through at most once a second and

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/stages"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // Delivery modes passed on to every stage.
@@ -117,7 +117,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "extractor replicas (each takes --shard i/n)")
 	fs.Int64Var(&c.RetainFrames, "retain-frames", c.RetainFrames, "logger: keep only the newest `N` frames (0 = no frame limit)")
 	fs.Func("retain-bytes", "logger: keep only the newest frames within `SIZE` of images, e.g. 500MiB, 0 = no limit (default 2GiB)", func(v string) error {
-		n, err := stages.ParseSize(v)
+		n, err := stage.ParseSize(v)
 		c.RetainBytes = n
 		return err
 	})

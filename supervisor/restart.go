@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/stages/sift"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // manage is the manager goroutine of one local stage instance: it starts the
@@ -111,7 +111,7 @@ func (s *Supervisor) commandLocked(in *instance) (args, env []string) {
 	if (in.kind == KindExtractor || in.kind == KindLogger) && !slices.Contains(c.ExtraArgs[in.kind], "--return-memory") {
 		// Set here, not by the stage re-executing itself, which would
 		// lose the Pdeathsig that ties it to this process.
-		env = sift.WithKeptMemory(env)
+		env, _ = stage.WithKeptMemory(env)
 	}
 	if in.faults[FaultCrashLoop] {
 		env = append(env, "IMAGING_TUI_FAULT_CRASH=1")

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/stages"
 	"github.com/imaging-tui/imaging-tui/stages/sift"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // Config configures a bench run.
@@ -128,7 +128,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return stages.ErrUsage
+		return stage.ErrUsage
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -166,7 +166,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 
 func usageErr(w io.Writer, format string, args ...any) error {
 	fmt.Fprintf(w, "imaging-tui bench: %s\n", fmt.Sprintf(format, args...))
-	return stages.ErrUsage
+	return stage.ErrUsage
 }
 
 // Run measures the limit, then the pipeline, on the same images.

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/stages"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // With --slice the two phases take turns rather than running one after
@@ -57,7 +57,7 @@ func limitChild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return stages.ErrUsage
+		return stage.ErrUsage
 	}
 	if fs.NArg() > 0 || cfg.Images == "" || cfg.Workers < 1 || cfg.Threads < 1 {
 		return usageErr(stderr, "%s: want --images DIR and positive --workers and --threads", limitChildCmd)

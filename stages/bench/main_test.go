@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/imaging-tui/imaging-tui/stages"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // stageEnv makes the test binary act as `imaging-tui stage ...` and
@@ -142,7 +143,7 @@ func TestMainUsage(t *testing.T) {
 	for _, args := range tests {
 		var stdout, stderr bytes.Buffer
 		err := Main(context.Background(), args, "/nonexistent", &stdout, &stderr)
-		if !errors.Is(err, stages.ErrUsage) {
+		if !errors.Is(err, stage.ErrUsage) {
 			t.Errorf("Main(%q) = %v; want ErrUsage", args, err)
 		}
 	}

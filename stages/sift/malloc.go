@@ -31,40 +31,30 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"syscall"
+
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
-// keepTunables are KeepMemory's settings as glibc tunables, and one that
-// mallopt does not offer: hugetlb=1 asks for transparent huge pages
-// (madvise) on the heap. SIFT's 4000×3000 working set is 2.8 GB; in 4 KB
-// pages it was faulted in again by the thousand each frame on this
-// project's VM. With huge pages, the limit alone on 4000×3000 PNG frames
-// (two workers, 30 s after 15 s of warm-up, two runs each): 38 and 38
-// frames at 1.54 CPU s and ~240 faults a frame, against 20 and 35 frames
-// at 2.88 and 1.67 CPU s and 9,674 and 3,066 faults without. Where THP is
-// off (transparent_hugepage/enabled: never) glibc ignores it.
-const keepTunables = "glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1099511627776:glibc.malloc.hugetlb=1"
-
 // ExecKeepingMemory runs the running binary again, in place (execve: same
-// PID, arguments and environment), with KeepMemory's settings in
+// PID, arguments and environment), with stage.KeptMemoryTunables in
 // GLIBC_TUNABLES, unless they are already there; it returns only then, or
 // when exec failed. Set before the process's first allocation, they do what
 // KeepMemory cannot do later: mallopt's one-arena limit leaves every thread
 // that already has an arena of its own with it, and such an arena hands
-// freed memory back to the kernel by itself, so SIFT's pages are faulted in
-// again every frame (2000×1500 JPEG, two workers, on this project's 2-core
-// machine: 77 frames in 27 s with the tunables, 45–53 with mallopt alone).
+// freed memory back to the kernel by itself, so SIFT's pages would be
+// faulted in again every frame (docs/PERFORMANCE.md).
 //
 // This is the fallback for a stage started by hand. A parent should rather
-// start the process with WithKeptMemory's environment: a Go program execs
-// from whichever thread it is on, and a thread other than the first has no
-// parent-death signal, so a supervisor's Pdeathsig would be lost here.
+// start the process with stage.WithKeptMemory's environment: a Go program
+// execs from whichever thread it is on, and a thread other than the first
+// has no parent-death signal, so a supervisor's Pdeathsig would be lost
+// here.
 //
 // Call it first thing, before the process opens files or sockets that are
 // not close-on-exec.
 func ExecKeepingMemory() error {
-	env, changed := keptMemoryEnv(os.Environ())
+	env, changed := stage.WithKeptMemory(os.Environ())
 	if !changed {
 		return nil // ours, or the user's own choice
 	}
@@ -75,51 +65,20 @@ func ExecKeepingMemory() error {
 	return fmt.Errorf("sift: re-exec with malloc tunables: %w", syscall.Exec(exe, os.Args, env))
 }
 
-// WithKeptMemory returns env with KeepMemory's settings added to
-// GLIBC_TUNABLES, for a child process that will run SIFT or receive large
-// messages; env is returned as it is if it already sets the arena limit.
-func WithKeptMemory(env []string) []string {
-	out, _ := keptMemoryEnv(env)
-	return out
-}
-
-func keptMemoryEnv(env []string) (out []string, changed bool) {
-	cur := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "GLIBC_TUNABLES="); ok {
-			cur = v
-		}
-	}
-	if strings.Contains(cur, "glibc.malloc.arena_max=") {
-		return env, false
-	}
-	tun := keepTunables
-	if cur != "" {
-		tun = cur + ":" + keepTunables
-	}
-	out = []string{"GLIBC_TUNABLES=" + tun}
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "GLIBC_TUNABLES=") {
-			out = append(out, kv)
-		}
-	}
-	return out, true
-}
-
 // KeepMemory makes the C allocator keep the memory SIFT frees for the next
 // frame instead of returning it to the kernel.
 //
-// By default glibc serves each block over 128 KB to 32 MB with its own
-// mmap and unmaps it on free. SIFT allocates its scale-space pyramid, tens
-// to hundreds of megabytes, afresh for every image, so every frame faulted
-// in and zeroed all of it again: on OpenCV 4.6 that kernel work made a
-// 2000×1500 frame take 3.2 s instead of 1.3 s (BenchmarkDetect, one
-// thread). The price is that the process keeps its peak working set — the
-// memory one SIFT run needs per worker — while it lives, which is what a
-// worker needs anyway for the next frame.
+// By default glibc serves each large block with its own mmap and unmaps it
+// on free. SIFT allocates its scale-space pyramid, tens to hundreds of
+// megabytes, afresh for every image, so every frame would fault in and zero
+// all of it again, kernel work that can take longer than SIFT itself. The
+// price is that the process keeps its peak working set (the memory one
+// SIFT run needs per worker) while it lives, which is what a worker needs
+// anyway for the next frame.
 //
 // Call it once, early, in a process that runs SIFT; it affects the whole
-// process's C heap. ExecKeepingMemory does it better.
+// process's C heap. ExecKeepingMemory does it better, from the process's
+// start.
 func KeepMemory() error {
 	if C.ituiKeepMemory() == 0 {
 		return errors.New("sift: mallopt refused to keep freed memory")

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // hugePagesChildEnv makes the test binary run one SIFT call on a 2000×1500
@@ -60,7 +62,7 @@ func anonHugeKB() (int64, error) {
 	return 0, fmt.Errorf("no AnonHugePages in /proc/self/smaps_rollup")
 }
 
-// TestKeptMemoryHugePages: with WithKeptMemory's tunables, SIFT's working
+// TestKeptMemoryHugePages: with stage.WithKeptMemory's tunables, SIFT's working
 // set sits in transparent huge pages; with glibc's defaults, where THP is
 // left to madvise (Debian's default), it does not.
 func TestKeptMemoryHugePages(t *testing.T) {
@@ -89,7 +91,8 @@ func TestKeptMemoryHugePages(t *testing.T) {
 		}
 	}
 	// One SIFT run on 2000×1500 takes ~700 MB; most of it should be huge.
-	if kb := huge(WithKeptMemory(plain)); kb < 128<<10 {
+	kept, _ := stage.WithKeptMemory(plain)
+	if kb := huge(kept); kb < 128<<10 {
 		t.Errorf("with the kept-memory tunables: %d kB in huge pages after one 2000×1500 frame; want ≥ 128 MB", kb)
 	}
 	// Where THP is "always", every large heap gets huge pages anyway.

@@ -19,8 +19,8 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/imaging-tui/imaging-tui/wire/probe"
 	"github.com/imaging-tui/imaging-tui/wire"
+	"github.com/imaging-tui/imaging-tui/wire/probe"
 )
 
 // Errors returned by Detect, wrapped with a reason; test with errors.Is.

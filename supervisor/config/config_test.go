@@ -14,7 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/imaging-tui/imaging-tui/stages"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
@@ -370,7 +370,7 @@ func TestWarnings(t *testing.T) {
 
 func TestMainUsage(t *testing.T) {
 	for _, args := range [][]string{nil, {"show"}, {"print", "extra"}, {"print", "--no-such-flag"}} {
-		if err := Main(args, io.Discard, io.Discard); !errors.Is(err, stages.ErrUsage) {
+		if err := Main(args, io.Discard, io.Discard); !errors.Is(err, stage.ErrUsage) {
 			t.Errorf("config %q = %v; want ErrUsage", args, err)
 		}
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"gopkg.in/yaml.v3"
 
-	"github.com/imaging-tui/imaging-tui/stages"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
@@ -205,7 +205,7 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("line %d: a size must be a number or a string such as \"512MiB\"", n.Line)
 	}
-	v, err := stages.ParseSize(n.Value)
+	v, err := stage.ParseSize(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: size %w", n.Line, err)
 	}
@@ -215,7 +215,7 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 
 // UnmarshalText reads a byte count (TOML: an integer or a size string).
 func (s *Size) UnmarshalText(b []byte) error {
-	v, err := stages.ParseSize(string(b))
+	v, err := stage.ParseSize(string(b))
 	if err != nil {
 		return fmt.Errorf("size %w", err)
 	}
