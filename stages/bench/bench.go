@@ -182,6 +182,43 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	cfg.Threads = max(cfg.Threads, 1)
 	cfg.Rounds = max(cfg.Rounds, 1)
+	res := newResult(cfg)
+	tmp, err := os.MkdirTemp("", "itb-") // short: ipc:// paths stop near 100 bytes
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if cfg.Keep {
+		res.Config.TempDir = tmp
+		progress(cfg, "keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	dir, imgs, err := benchImages(ctx, cfg, tmp)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	res.Images = describe(dir, imgs)
+	res.Images.Generated = cfg.Large > 0
+
+	if cfg.Slice > 0 {
+		l, p, rounds, kps, err := runInterleaved(ctx, cfg, dir, imgs, tmp)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		res.Images.MeanKeypoints = meanKeypoints(kps)
+		res.Limit, res.Pipeline, res.Rounds = l, p, rounds
+	} else if err := runRounds(ctx, cfg, dir, imgs, tmp, res); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if res.Limit.FPS > 0 {
+		res.Ratio = res.Pipeline.FPS / res.Limit.FPS
+	}
+	res.CPURatio = cpuRatio(res.Limit, res.Pipeline)
+	return res, nil
+}
+
+// newResult is a Result holding what cfg and the host are.
+func newResult(cfg Config) *Result {
 	res := &Result{
 		Config: Settings{For: cfg.For.String(), Warmup: cfg.Warmup.String(), Workers: cfg.Workers,
 			Threads: cfg.Threads, Malloc: "keep", Rounds: cfg.Rounds, Window: cfg.Window, Nice: cfg.Nice, GOMAXPROCS: cfg.GOMAXPROCS},
@@ -194,51 +231,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		_, slice := turns(cfg)
 		res.Config.Slice = slice.String()
 	}
-	tmp, err := os.MkdirTemp("", "itb-") // short: ipc:// paths stop near 100 bytes
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	if cfg.Keep {
-		res.Config.TempDir = tmp
-		progress(cfg, "keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	return res
+}
 
-	dir := cfg.Images
-	imgs, err := loadImages(dir)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+// benchImages loads the images of cfg.Images or, with cfg.Large, generates
+// the large frames in tmp and loads those. It returns their folder.
+func benchImages(ctx context.Context, cfg Config, tmp string) (string, []image, error) {
+	imgs, err := loadImages(cfg.Images)
+	if err != nil || cfg.Large == 0 {
+		return cfg.Images, imgs, err
 	}
-	if cfg.Large > 0 {
-		dir = tmp + "/large"
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		progress(cfg, "generating %d %dx%d PNG frames from %s", cfg.Large, LargeWidth, LargeHeight, cfg.Images)
-		if _, err := makeLarge(ctx, imgs, cfg.Large, dir); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		if imgs, err = loadImages(dir); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
+	dir := tmp + "/large"
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", nil, err
 	}
-	res.Images = describe(dir, imgs)
-	res.Images.Generated = cfg.Large > 0
+	progress(cfg, "generating %d %dx%d PNG frames from %s", cfg.Large, LargeWidth, LargeHeight, cfg.Images)
+	if _, err := makeLarge(ctx, imgs, cfg.Large, dir); err != nil {
+		return "", nil, err
+	}
+	imgs, err = loadImages(dir)
+	return dir, imgs, err
+}
 
-	if cfg.Slice > 0 {
-		l, p, rounds, kps, err := runInterleaved(ctx, cfg, dir, imgs, tmp)
-		if err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		res.Images.MeanKeypoints = meanKeypoints(kps)
-		res.Limit, res.Pipeline, res.Rounds = l, p, rounds
-		if l.FPS > 0 {
-			res.Ratio = p.FPS / l.FPS
-		}
-		res.CPURatio = cpuRatio(l, p)
-		return res, nil
-	}
+// runRounds runs the phases one after the other, cfg.Rounds times, and
+// sets res's figures, pooled.
+func runRounds(ctx context.Context, cfg Config, dir string, imgs []image, tmp string, res *Result) error {
 	var limits []Limit
 	var pipes []Pipeline
 	for r := range cfg.Rounds {
@@ -251,7 +268,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 					r+1, cfg.Rounds, cfg.Workers, cfg.Threads, cfg.Warmup, cfg.For)
 				limit, kps, err := runLimit(ctx, cfg, imgs)
 				if err != nil {
-					return nil, fmt.Errorf("bench: %w", err)
+					return err
 				}
 				if r == 0 {
 					res.Images.MeanKeypoints = meanKeypoints(kps)
@@ -259,18 +276,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				limits = append(limits, limit)
 				continue
 			}
-			progress(cfg, "round %d/%d: pipeline: generator → extractor → logger, %v warm-up + %v", r+1, cfg.Rounds, cfg.Warmup, cfg.For)
-			sub := filepath.Join(tmp, strconv.Itoa(r))
-			if err := os.Mkdir(sub, 0o755); err != nil {
-				return nil, fmt.Errorf("bench: %w", err)
-			}
-			frame := 10 * time.Second // how long a frame takes, for the extractor's stop
-			if len(limits) > 0 {
-				frame = time.Duration(limits[len(limits)-1].SIFTMs * float64(time.Millisecond))
-			}
-			pipe, err := runPipeline(ctx, cfg, dir, sub, frame, continuously(cfg.For))
+			pipe, err := runRoundPipeline(ctx, cfg, dir, tmp, r, limits)
 			if err != nil {
-				return nil, fmt.Errorf("bench: %w", err)
+				return err
 			}
 			pipes = append(pipes, pipe)
 		}
@@ -286,11 +294,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	res.Limit, res.Pipeline = poolLimits(limits), poolPipelines(pipes)
-	if res.Limit.FPS > 0 {
-		res.Ratio = res.Pipeline.FPS / res.Limit.FPS
+	return nil
+}
+
+// runRoundPipeline runs round r's pipeline phase in a folder of its own
+// under tmp, after the limit phases so far.
+func runRoundPipeline(ctx context.Context, cfg Config, dir, tmp string, r int, limits []Limit) (Pipeline, error) {
+	progress(cfg, "round %d/%d: pipeline: generator → extractor → logger, %v warm-up + %v", r+1, cfg.Rounds, cfg.Warmup, cfg.For)
+	sub := filepath.Join(tmp, strconv.Itoa(r))
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		return Pipeline{}, err
 	}
-	res.CPURatio = cpuRatio(res.Limit, res.Pipeline)
-	return res, nil
+	frame := 10 * time.Second // how long a frame takes, for the extractor's stop
+	if len(limits) > 0 {
+		frame = time.Duration(limits[len(limits)-1].SIFTMs * float64(time.Millisecond))
+	}
+	return runPipeline(ctx, cfg, dir, sub, frame, continuously(cfg.For))
 }
 
 // meanKeypoints is the mean of the keypoint counts the limit saw (-1: an
