@@ -44,7 +44,9 @@ type Config struct {
 	// Nice is the nice value of the generator and logger processes, which
 	// share the cores with SIFT. 0 = unchanged.
 	Nice int
-	// GOMAXPROCS of the generator and logger. 0 = Go's default.
+	// GOMAXPROCS of the stages, which the supervisor gives all the same
+	// environment; the extractor's SIFT runs in C, which it does not
+	// limit. 0 = Go's default.
 	GOMAXPROCS int
 	// StageFlags are extra flags for each stage, by stage name.
 	StageFlags map[string][]string
@@ -118,7 +120,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	fs.IntVar(&cfg.Large, "large", 0, "bench on `N` generated 4000×3000 PNG frames (~20 MB), upscaled from the images")
 	fs.IntVar(&cfg.Window, "window", 0, "the generator's --window, frames in flight (0 = its default)")
 	fs.IntVar(&cfg.Nice, "nice", 0, "nice value of the generator and logger (0 = unchanged)")
-	fs.IntVar(&cfg.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of the generator and logger (0 = Go's default)")
+	fs.IntVar(&cfg.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of the stages (0 = Go's default)")
 	fs.StringVar(&genFlags, "generator-flags", "", "extra flags for the generator, space-separated")
 	fs.StringVar(&exFlags, "extractor-flags", "", "extra flags for the extractor, space-separated")
 	fs.StringVar(&lgFlags, "logger-flags", "", "extra flags for the logger, space-separated")
