@@ -27,9 +27,9 @@ import (
 // a frame published just before such a pause can outlast the generator's
 // resend timeout (10 s at least), to be sent and extracted twice.
 //
-// The machine's speed drifts: on a shared virtual machine, the same SIFT
-// run took 30 % longer in one minute than in the next. Phases a minute
-// apart compare two machines; slices a few seconds apart compare one.
+// The machine's speed drifts, by tens of per cent within minutes on a
+// shared virtual machine: phases a minute apart compare two machines;
+// slices a few seconds apart compare one.
 // A frame in flight across a pause simply finishes later: each phase is
 // measured over its own slices put end to end, and pauses are taken out of
 // latencies and frame times.
