@@ -135,7 +135,7 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 		if aliveErr = p.check(ctx); aliveErr != nil {
 			return true
 		}
-		return p.status()[2].FramesOut >= uint64(warmupFrames*cfg.Workers)
+		return p.status()[lgAt].FramesOut >= uint64(warmupFrames*cfg.Workers)
 	})
 	if aliveErr != nil {
 		return res, aliveErr
@@ -207,9 +207,8 @@ func measureWindow(ctx context.Context, p *pipe, measure measureFunc) (window, e
 // frame, which need the frame rate, and the pipeline's from the statuses.
 func (res *Pipeline) fromWindow(p *pipe, w window) {
 	window := w.ss.total().Seconds()
-	gen, lg := 0, 2
-	out := w.after[lg].FramesOut - w.before[lg].FramesOut
-	res.ResentInWindow = w.after[gen].Resent - w.before[gen].Resent
+	out := w.after[lgAt].FramesOut - w.before[lgAt].FramesOut
+	res.ResentInWindow = w.after[genAt].Resent - w.before[genAt].Resent
 	res.StatusFPS = float64(out) / window
 	var ours time.Duration
 	for i, s := range p.stages {
@@ -220,8 +219,8 @@ func (res *Pipeline) fromWindow(p *pipe, w window) {
 		ours += w.used[i].total()
 	}
 	res.OtherCores = max(w.all-ours, 0).Seconds() / window
-	res.Resent = w.after[gen].Resent
-	res.Dropped = w.after[lg].Dropped
+	res.Resent = w.after[genAt].Resent
+	res.Dropped = w.after[lgAt].Dropped
 	res.raw.used = w.used
 	res.raw.other = res.OtherCores * window
 	res.raw.statusFrames = float64(out)

@@ -41,6 +41,13 @@ const (
 	lgInstance  = supervisor.KindLogger
 )
 
+// The position of each stage in pipe.stages and in what is read of them.
+const (
+	genAt = iota
+	exAt
+	lgAt
+)
+
 // consumerSettle is how long the consumers run before the generator
 // publishes: more than the generator's grace for a logger's sockets to
 // connect (2 s), so that the logger's first hello makes it resend nothing.
@@ -104,8 +111,8 @@ func startPipe(ctx context.Context, cfg Config, dir, tmp string, frame time.Dura
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &pipe{sup: sup, cancel: cancel, done: make(chan error, 1), stages: []pipeStage{
-		{name: "generator", instance: genInstance}, {name: "extractor", instance: exInstance},
-		{name: "logger", instance: lgInstance}}}
+		{name: supervisor.KindGenerator, instance: genInstance}, {name: supervisor.KindExtractor, instance: exInstance},
+		{name: supervisor.KindLogger, instance: lgInstance}}}
 	go func() { p.done <- sup.Run(runCtx) }() // ends when close cancels runCtx
 	return p, p.start(ctx, cfg.Nice)
 }
@@ -119,7 +126,8 @@ func (p *pipe) start(ctx context.Context, nice int) error {
 	if err != nil {
 		return err
 	}
-	// It publishes only 300 ms after a subscriber joins: well after this.
+	// Held before its first frame: it publishes only 300 ms after a
+	// subscriber joins.
 	genPID := stageOf(gen, genInstance).PID
 	if err := pauseGroup("generator", genPID, func() error { return p.check(ctx) }); err != nil {
 		return err
@@ -143,7 +151,7 @@ func (p *pipe) start(ctx context.Context, nice int) error {
 			return fmt.Errorf("pipeline: %s: %w", s.name, err)
 		}
 		p.args = append(p.args, s.name+" "+shellJoin(argv[min(3, len(argv)):]))
-		if nice != 0 && s.name != "extractor" {
+		if nice != 0 && s.name != supervisor.KindExtractor {
 			renice(s.pid, nice) // now that every thread of theirs exists
 		}
 	}
@@ -288,6 +296,9 @@ func (p *pipe) close() []string {
 	}
 	snap := p.sup.Snapshot()
 	var notes []string
+	if p.runErr != nil {
+		notes = append(notes, fmt.Sprintf("supervisor: %v", p.runErr))
+	}
 	for _, s := range p.stages {
 		st := stageOf(snap, s.instance)
 		if st.LastExit == "exit 0" || st.LastExit == "" && s.pid == 0 {
