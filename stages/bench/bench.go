@@ -100,14 +100,34 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	if len(args) > 0 && args[0] == limitChildCmd {
 		return limitChild(ctx, args[1:], stdout, stderr)
 	}
-	cfg := Config{Exe: exe, Progress: stderr, StageFlags: map[string][]string{}}
+	cfg, asJSON, err := parseArgs(args, exe, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return writeTable(stdout, res)
+}
+
+// parseArgs parses the bench's command line; usage errors go to stderr.
+func parseArgs(args []string, exe string, stderr io.Writer) (cfg Config, asJSON bool, err error) {
+	cfg = Config{Exe: exe, Progress: stderr, StageFlags: map[string][]string{}}
 	fs := flag.NewFlagSet("imaging-tui bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
 	}
-	var asJSON bool
 	var genFlags, exFlags, lgFlags string
 	fs.StringVar(&cfg.Images, "images", "testdata/images", "image `folder` (e.g. ../shared/images/underwater)")
 	fs.DurationVar(&cfg.For, "for", 60*time.Second, "measurement time of each phase")
@@ -128,9 +148,9 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return cfg, false, err
 		}
-		return stages.ErrUsage
+		return cfg, false, stages.ErrUsage
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -140,9 +160,15 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	cfg.StageFlags["generator"] = strings.Fields(genFlags)
 	cfg.StageFlags["extractor"] = strings.Fields(exFlags)
 	cfg.StageFlags["logger"] = strings.Fields(lgFlags)
+	if fs.NArg() > 0 {
+		return cfg, false, usageErr(stderr, "unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, asJSON, checkConfig(cfg, stderr)
+}
+
+// checkConfig reports a usage error on stderr for settings out of range.
+func checkConfig(cfg Config, stderr io.Writer) error {
 	switch {
-	case fs.NArg() > 0:
-		return usageErr(stderr, "unexpected argument %q", fs.Arg(0))
 	case cfg.For <= 0 || cfg.Warmup < 0:
 		return usageErr(stderr, "--for must be positive and --warmup not negative")
 	case cfg.Workers < 1 || cfg.Threads < 1 || cfg.Rounds < 1:
@@ -154,16 +180,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	case cfg.Nice < -20 || cfg.Nice > 19:
 		return usageErr(stderr, "--nice must be within -20..19")
 	}
-	res, err := Run(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}
-	return writeTable(stdout, res)
+	return nil
 }
 
 func usageErr(w io.Writer, format string, args ...any) error {
