@@ -44,7 +44,9 @@ type Config struct {
 	// Nice is the nice value of the generator and logger processes, which
 	// share the cores with SIFT. 0 = unchanged.
 	Nice int
-	// GOMAXPROCS of the generator and logger. 0 = Go's default.
+	// GOMAXPROCS of the stages, which the supervisor gives all the same
+	// environment; the extractor's SIFT runs in C, which it does not
+	// limit. 0 = Go's default.
 	GOMAXPROCS int
 	// StageFlags are extra flags for each stage, by stage name.
 	StageFlags map[string][]string
@@ -98,14 +100,34 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	if len(args) > 0 && args[0] == limitChildCmd {
 		return limitChild(ctx, args[1:], stdout, stderr)
 	}
-	cfg := Config{Exe: exe, Progress: stderr, StageFlags: map[string][]string{}}
+	cfg, asJSON, err := parseArgs(args, exe, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return writeTable(stdout, res)
+}
+
+// parseArgs parses the bench's command line; usage errors go to stderr.
+func parseArgs(args []string, exe string, stderr io.Writer) (cfg Config, asJSON bool, err error) {
+	cfg = Config{Exe: exe, Progress: stderr, StageFlags: map[string][]string{}}
 	fs := flag.NewFlagSet("imaging-tui bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchUsage)
 		fs.PrintDefaults()
 	}
-	var asJSON bool
 	var genFlags, exFlags, lgFlags string
 	fs.StringVar(&cfg.Images, "images", "testdata/images", "image `folder` (e.g. ../shared/images/underwater)")
 	fs.DurationVar(&cfg.For, "for", 60*time.Second, "measurement time of each phase")
@@ -118,7 +140,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	fs.IntVar(&cfg.Large, "large", 0, "bench on `N` generated 4000×3000 PNG frames (~20 MB), upscaled from the images")
 	fs.IntVar(&cfg.Window, "window", 0, "the generator's --window, frames in flight (0 = its default)")
 	fs.IntVar(&cfg.Nice, "nice", 0, "nice value of the generator and logger (0 = unchanged)")
-	fs.IntVar(&cfg.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of the generator and logger (0 = Go's default)")
+	fs.IntVar(&cfg.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of the stages (0 = Go's default)")
 	fs.StringVar(&genFlags, "generator-flags", "", "extra flags for the generator, space-separated")
 	fs.StringVar(&exFlags, "extractor-flags", "", "extra flags for the extractor, space-separated")
 	fs.StringVar(&lgFlags, "logger-flags", "", "extra flags for the logger, space-separated")
@@ -126,9 +148,9 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return cfg, false, err
 		}
-		return stage.ErrUsage
+		return cfg, false, stage.ErrUsage
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -138,9 +160,15 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	cfg.StageFlags["generator"] = strings.Fields(genFlags)
 	cfg.StageFlags["extractor"] = strings.Fields(exFlags)
 	cfg.StageFlags["logger"] = strings.Fields(lgFlags)
+	if fs.NArg() > 0 {
+		return cfg, false, usageErr(stderr, "unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, asJSON, checkConfig(cfg, stderr)
+}
+
+// checkConfig reports a usage error on stderr for settings out of range.
+func checkConfig(cfg Config, stderr io.Writer) error {
 	switch {
-	case fs.NArg() > 0:
-		return usageErr(stderr, "unexpected argument %q", fs.Arg(0))
 	case cfg.For <= 0 || cfg.Warmup < 0:
 		return usageErr(stderr, "--for must be positive and --warmup not negative")
 	case cfg.Workers < 1 || cfg.Threads < 1 || cfg.Rounds < 1:
@@ -152,16 +180,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	case cfg.Nice < -20 || cfg.Nice > 19:
 		return usageErr(stderr, "--nice must be within -20..19")
 	}
-	res, err := Run(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}
-	return writeTable(stdout, res)
+	return nil
 }
 
 func usageErr(w io.Writer, format string, args ...any) error {
@@ -182,6 +201,43 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	cfg.Threads = max(cfg.Threads, 1)
 	cfg.Rounds = max(cfg.Rounds, 1)
+	res := newResult(cfg)
+	tmp, err := os.MkdirTemp("", "itb-") // short: ipc:// paths stop near 100 bytes
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if cfg.Keep {
+		res.Config.TempDir = tmp
+		progress(cfg, "keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	dir, imgs, err := benchImages(ctx, cfg, tmp)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	res.Images = describe(dir, imgs)
+	res.Images.Generated = cfg.Large > 0
+
+	if cfg.Slice > 0 {
+		l, p, rounds, kps, err := runInterleaved(ctx, cfg, dir, imgs, tmp)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		res.Images.MeanKeypoints = meanKeypoints(kps)
+		res.Limit, res.Pipeline, res.Rounds = l, p, rounds
+	} else if err := runRounds(ctx, cfg, dir, imgs, tmp, res); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if res.Limit.FPS > 0 {
+		res.Ratio = res.Pipeline.FPS / res.Limit.FPS
+	}
+	res.CPURatio = cpuRatio(res.Limit, res.Pipeline)
+	return res, nil
+}
+
+// newResult is a Result holding what cfg and the host are.
+func newResult(cfg Config) *Result {
 	res := &Result{
 		Config: Settings{For: cfg.For.String(), Warmup: cfg.Warmup.String(), Workers: cfg.Workers,
 			Threads: cfg.Threads, Malloc: "keep", Rounds: cfg.Rounds, Window: cfg.Window, Nice: cfg.Nice, GOMAXPROCS: cfg.GOMAXPROCS},
@@ -194,51 +250,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		_, slice := turns(cfg)
 		res.Config.Slice = slice.String()
 	}
-	tmp, err := os.MkdirTemp("", "itb-") // short: ipc:// paths stop near 100 bytes
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	if cfg.Keep {
-		res.Config.TempDir = tmp
-		progress(cfg, "keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	return res
+}
 
-	dir := cfg.Images
-	imgs, err := loadImages(dir)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+// benchImages loads the images of cfg.Images or, with cfg.Large, generates
+// the large frames in tmp and loads those. It returns their folder.
+func benchImages(ctx context.Context, cfg Config, tmp string) (string, []image, error) {
+	imgs, err := loadImages(cfg.Images)
+	if err != nil || cfg.Large == 0 {
+		return cfg.Images, imgs, err
 	}
-	if cfg.Large > 0 {
-		dir = tmp + "/large"
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		progress(cfg, "generating %d %dx%d PNG frames from %s", cfg.Large, LargeWidth, LargeHeight, cfg.Images)
-		if _, err := makeLarge(ctx, imgs, cfg.Large, dir); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		if imgs, err = loadImages(dir); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
+	dir := tmp + "/large"
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", nil, err
 	}
-	res.Images = describe(dir, imgs)
-	res.Images.Generated = cfg.Large > 0
+	progress(cfg, "generating %d %dx%d PNG frames from %s", cfg.Large, LargeWidth, LargeHeight, cfg.Images)
+	if _, err := makeLarge(ctx, imgs, cfg.Large, dir); err != nil {
+		return "", nil, err
+	}
+	imgs, err = loadImages(dir)
+	return dir, imgs, err
+}
 
-	if cfg.Slice > 0 {
-		l, p, rounds, kps, err := runInterleaved(ctx, cfg, dir, imgs, tmp)
-		if err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		res.Images.MeanKeypoints = meanKeypoints(kps)
-		res.Limit, res.Pipeline, res.Rounds = l, p, rounds
-		if l.FPS > 0 {
-			res.Ratio = p.FPS / l.FPS
-		}
-		res.CPURatio = cpuRatio(l, p)
-		return res, nil
-	}
+// runRounds runs the phases one after the other, cfg.Rounds times, and
+// sets res's figures, pooled.
+func runRounds(ctx context.Context, cfg Config, dir string, imgs []image, tmp string, res *Result) error {
 	var limits []Limit
 	var pipes []Pipeline
 	for r := range cfg.Rounds {
@@ -251,7 +287,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 					r+1, cfg.Rounds, cfg.Workers, cfg.Threads, cfg.Warmup, cfg.For)
 				limit, kps, err := runLimit(ctx, cfg, imgs)
 				if err != nil {
-					return nil, fmt.Errorf("bench: %w", err)
+					return err
 				}
 				if r == 0 {
 					res.Images.MeanKeypoints = meanKeypoints(kps)
@@ -259,18 +295,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				limits = append(limits, limit)
 				continue
 			}
-			progress(cfg, "round %d/%d: pipeline: generator → extractor → logger, %v warm-up + %v", r+1, cfg.Rounds, cfg.Warmup, cfg.For)
-			sub := filepath.Join(tmp, strconv.Itoa(r))
-			if err := os.Mkdir(sub, 0o755); err != nil {
-				return nil, fmt.Errorf("bench: %w", err)
-			}
-			frame := 10 * time.Second // how long a frame takes, for the extractor's stop
-			if len(limits) > 0 {
-				frame = time.Duration(limits[len(limits)-1].SIFTMs * float64(time.Millisecond))
-			}
-			pipe, err := runPipeline(ctx, cfg, dir, sub, frame, continuously(cfg.For))
+			pipe, err := runRoundPipeline(ctx, cfg, dir, tmp, r, limits)
 			if err != nil {
-				return nil, fmt.Errorf("bench: %w", err)
+				return err
 			}
 			pipes = append(pipes, pipe)
 		}
@@ -286,11 +313,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	res.Limit, res.Pipeline = poolLimits(limits), poolPipelines(pipes)
-	if res.Limit.FPS > 0 {
-		res.Ratio = res.Pipeline.FPS / res.Limit.FPS
+	return nil
+}
+
+// runRoundPipeline runs round r's pipeline phase in a folder of its own
+// under tmp, after the limit phases so far.
+func runRoundPipeline(ctx context.Context, cfg Config, dir, tmp string, r int, limits []Limit) (Pipeline, error) {
+	progress(cfg, "round %d/%d: pipeline: generator → extractor → logger, %v warm-up + %v", r+1, cfg.Rounds, cfg.Warmup, cfg.For)
+	sub := filepath.Join(tmp, strconv.Itoa(r))
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		return Pipeline{}, err
 	}
-	res.CPURatio = cpuRatio(res.Limit, res.Pipeline)
-	return res, nil
+	frame := 10 * time.Second // how long a frame takes, for the extractor's stop
+	if len(limits) > 0 {
+		frame = time.Duration(limits[len(limits)-1].SIFTMs * float64(time.Millisecond))
+	}
+	return runPipeline(ctx, cfg, dir, sub, frame, continuously(cfg.For))
 }
 
 // meanKeypoints is the mean of the keypoint counts the limit saw (-1: an

@@ -27,9 +27,9 @@ import (
 // a frame published just before such a pause can outlast the generator's
 // resend timeout (10 s at least), to be sent and extracted twice.
 //
-// The machine's speed drifts: on a shared virtual machine, the same SIFT
-// run took 30 % longer in one minute than in the next. Phases a minute
-// apart compare two machines; slices a few seconds apart compare one.
+// The machine's speed drifts, by tens of per cent within minutes on a
+// shared virtual machine: phases a minute apart compare two machines;
+// slices a few seconds apart compare one.
 // A frame in flight across a pause simply finishes later: each phase is
 // measured over its own slices put end to end, and pauses are taken out of
 // latencies and frame times.
@@ -95,17 +95,56 @@ func limitChild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // those the limit did not reach) and two rounds: the first and second half
 // of the slices, as a check on how far the machine drifted.
 func runInterleaved(ctx context.Context, cfg Config, dir string, imgs []image, tmp string) (Limit, Pipeline, []Round, []int, error) {
+	logPath := filepath.Join(tmp, "limit.log")
+	lp, frame, warmedAt, err := startLimit(ctx, cfg, dir, logPath)
+	if lp != nil {
+		defer lp.kill()
+	}
+	if err != nil {
+		return Limit{}, Pipeline{}, nil, nil, err
+	}
+	sub := filepath.Join(tmp, "0")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		return Limit{}, Pipeline{}, nil, nil, fmt.Errorf("bench: %w", err)
+	}
+	t := &takingTurns{cfg: cfg, limit: lp}
+	t.n, t.slice = turns(cfg)
+	progress(cfg, "pipeline: generator → extractor → logger, %v warm-up", cfg.Warmup)
+	p, err := runPipeline(ctx, cfg, dir, sub, frame, t.measure)
+	if err != nil {
+		return Limit{}, p, nil, nil, err
+	}
+	rss, _ := peakRSS(lp.pid)
+	if err := lp.stop(ctx, 10*time.Second+2*frame); err != nil {
+		return Limit{}, p, nil, nil, fmt.Errorf("limit: %w", err)
+	}
+	var done []completion
+	err = scanLog(logPath, "frame extracted", func(x logLine) {
+		took := time.Duration(x.Ms * float64(time.Millisecond))
+		done = append(done, completion{at: x.Time, took: took, image: x.Image, keypoints: x.Keypoints})
+	})
+	if err != nil {
+		return Limit{}, p, nil, nil, fmt.Errorf("limit: %w", err)
+	}
+	ran := append(spans{{time.Time{}, warmedAt}}, t.limitSpans...) // for the pauses
+	l, kps := limitFigures(done, t.limitSpans, ran, t.limitCPU, t.limitBusy-t.limitCPU.total(), len(imgs))
+	l.PID, l.PeakRSSBytes = lp.pid, rss
+	return l, p, t.halves(done, p.raw.stored), kps, nil
+}
+
+// startLimit starts the limit's process, warms it up and pauses it. It
+// returns the process (kill it in any case), how long a frame took it and
+// when the warm-up ended.
+func startLimit(ctx context.Context, cfg Config, dir, logPath string) (*child, time.Duration, time.Time, error) {
 	argv := []string{"bench", limitChildCmd, "--images", dir,
 		"--workers", strconv.Itoa(cfg.Workers), "--threads", strconv.Itoa(cfg.Threads)}
 	if cfg.ReturnMemory {
 		argv = append(argv, "--return-memory")
 	}
-	logPath := filepath.Join(tmp, "limit.log")
-	lp, err := startProc(cfg.Exe, "limit", argv, os.Environ(), logPath, 0)
+	lp, err := startProc(cfg.Exe, "limit", argv, os.Environ(), logPath)
 	if err != nil {
-		return Limit{}, Pipeline{}, nil, nil, fmt.Errorf("limit: %w", err)
+		return nil, 0, time.Time{}, fmt.Errorf("limit: %w", err)
 	}
-	defer lp.kill()
 	progress(cfg, "limit: %d workers × %d threads, a process of its own, %v warm-up", cfg.Workers, cfg.Threads, cfg.Warmup)
 	var warm []logLine
 	var aliveErr error
@@ -119,128 +158,123 @@ func runInterleaved(ctx context.Context, cfg Config, dir string, imgs []image, t
 		return len(warm) >= warmupFrames*cfg.Workers
 	})
 	if aliveErr != nil {
-		return Limit{}, Pipeline{}, nil, nil, aliveErr
+		return lp, 0, time.Time{}, aliveErr
 	}
 	if err := ctx.Err(); err != nil {
-		return Limit{}, Pipeline{}, nil, nil, err
+		return lp, 0, time.Time{}, err
 	}
 	if err := lp.pause(); err != nil {
-		return Limit{}, Pipeline{}, nil, nil, err
+		return lp, 0, time.Time{}, err
 	}
-	warmedAt := time.Now()
 	var took []float64
 	for _, x := range warm {
 		took = append(took, x.Ms)
 	}
-	frame := time.Duration(mean(took) * float64(time.Millisecond))
+	return lp, time.Duration(mean(took) * float64(time.Millisecond)), time.Now(), nil
+}
 
-	n, slice := turns(cfg)
-	sub := filepath.Join(tmp, "0")
-	if err := os.Mkdir(sub, 0o755); err != nil {
-		return Limit{}, Pipeline{}, nil, nil, fmt.Errorf("bench: %w", err)
+// takingTurns is the pipeline's measurement with --slice: n slices each,
+// pipeline first, the limit paused while the pipeline runs and vice versa.
+type takingTurns struct {
+	cfg                   Config
+	limit                 *child
+	n                     int
+	slice                 time.Duration
+	limitSpans, pipeSpans spans
+	limitBusy             time.Duration // the machine's busy CPU time in the limit's slices, less the bench's
+	limitCPU              cpu           // the limit process's CPU over its slices
+}
+
+// measure is the pipeline's measureFunc. It returns with the pipeline
+// running again, to be stopped, and the limit paused.
+func (t *takingTurns) measure(ctx context.Context, p *pipe) (spans, time.Duration, error) {
+	progress(t.cfg, "taking turns: %d slices of %v each, pipeline first", t.n, t.slice)
+	cpu0, err := cpuTime(t.limit.pid)
+	if err != nil {
+		return nil, 0, fmt.Errorf("limit: %w", err)
 	}
-	var limitSpans, pipeSpans spans
-	var limitBusy time.Duration
-	var limitCPU cpu
-	measure := func(ctx context.Context, procs []*stageProc) (spans, time.Duration, error) {
-		progress(cfg, "taking turns: %d slices of %v each, pipeline first", n, slice)
-		var pipeBusy time.Duration
-		cpu0, err := cpuTime(lp.pid)
-		if err != nil {
-			return nil, 0, fmt.Errorf("limit: %w", err)
+	alive := func(ctx context.Context) error {
+		if t.limit.exited() {
+			return t.limit.failure()
 		}
-		switchTo := func(from, to []*stageProc) error {
-			for _, p := range from {
-				if err := p.pause(); err != nil {
-					return err
-				}
-			}
-			for _, p := range to {
-				if err := p.resume(); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		limit := []*stageProc{lp}
-		pipelineRuns := true // warmed up; the limit is paused
-		for k := range 2 * n {
-			pipeline := k%2 == 0
-			if pipeline != pipelineRuns {
-				from, to := procs, limit
-				if pipeline {
-					from, to = limit, procs
-				}
-				if err := switchTo(from, to); err != nil {
-					return nil, 0, err
-				}
-				pipelineRuns = pipeline
-			}
-			busy := startBusy()
-			from := time.Now()
-			if err := waitAlive(ctx, append(procs[:len(procs):len(procs)], lp), from.Add(slice)); err != nil {
+		return p.check(ctx)
+	}
+	var pipeBusy time.Duration
+	pipelineRuns := true // warmed up; the limit is paused
+	for k := range 2 * t.n {
+		pipeline := k%2 == 0
+		if pipeline != pipelineRuns {
+			if err := t.switchTo(p, pipeline); err != nil {
 				return nil, 0, err
 			}
-			to := time.Now()
-			if pipeline {
-				pipeSpans = append(pipeSpans, span{from, to})
-				pipeBusy += busy()
-			} else {
-				limitSpans = append(limitSpans, span{from, to})
-				limitBusy += busy()
-			}
+			pipelineRuns = pipeline
 		}
-		if !pipelineRuns {
-			if err := switchTo(limit, procs); err != nil {
-				return nil, 0, err
-			}
+		busy := startBusy()
+		from := time.Now()
+		if err := waitAlive(ctx, from.Add(t.slice), alive); err != nil {
+			return nil, 0, err
 		}
-		// The pipeline runs again, to be stopped; the limit stays paused.
-		cpu1, err := cpuTime(lp.pid)
-		if err != nil {
-			return nil, 0, fmt.Errorf("limit: %w", err)
+		if s := (span{from, time.Now()}); pipeline {
+			t.pipeSpans = append(t.pipeSpans, s)
+			pipeBusy += busy()
+		} else {
+			t.limitSpans = append(t.limitSpans, s)
+			t.limitBusy += busy()
 		}
-		limitCPU = cpu1.sub(cpu0)
-		return pipeSpans, pipeBusy, nil
 	}
-	progress(cfg, "pipeline: generator → extractor → logger, %v warm-up", cfg.Warmup)
-	p, err := runPipeline(ctx, cfg, dir, sub, frame, measure)
+	if !pipelineRuns {
+		if err := t.switchTo(p, true); err != nil {
+			return nil, 0, err
+		}
+	}
+	cpu1, err := cpuTime(t.limit.pid)
 	if err != nil {
-		return Limit{}, p, nil, nil, err
+		return nil, 0, fmt.Errorf("limit: %w", err)
 	}
-	rss, _ := peakRSS(lp.pid)
-	if err := lp.stop(ctx, 10*time.Second+2*frame); err != nil {
-		return Limit{}, p, nil, nil, fmt.Errorf("limit: %w", err)
-	}
+	t.limitCPU = cpu1.sub(cpu0)
+	return t.pipeSpans, pipeBusy, nil
+}
 
-	var done []completion
-	var at []time.Time
-	err = scanLog(logPath, "frame extracted", func(x logLine) {
-		took := time.Duration(x.Ms * float64(time.Millisecond))
-		done = append(done, completion{at: x.Time, took: took, image: x.Image, keypoints: x.Keypoints})
-		at = append(at, x.Time)
-	})
-	if err != nil {
-		return Limit{}, p, nil, nil, fmt.Errorf("limit: %w", err)
-	}
-	ran := append(spans{{time.Time{}, warmedAt}}, limitSpans...) // for the pauses
-	l, kps := limitFigures(done, limitSpans, ran, limitCPU, limitBusy-limitCPU.total(), len(imgs))
-	l.PID, l.PeakRSSBytes = lp.pid, rss
+// pausable is a phase's processes, which take turns.
+type pausable interface {
+	pause() error
+	resume() error
+}
 
+// switchTo pauses one phase and continues the other: the pipeline when
+// pipeline is true, the limit otherwise.
+func (t *takingTurns) switchTo(p *pipe, pipeline bool) error {
+	var from, to pausable = p, t.limit
+	if pipeline {
+		from, to = t.limit, p
+	}
+	if err := from.pause(); err != nil {
+		return err
+	}
+	return to.resume()
+}
+
+// halves are two rounds: the rates of the first and of the second half of
+// the slices, from the limit's frames done and the pipeline's stored.
+func (t *takingTurns) halves(done []completion, stored []time.Time) []Round {
+	at := make([]time.Time, len(done))
+	for i, c := range done {
+		at[i] = c.at
+	}
 	var rounds []Round
-	for i, h := range [][2]int{{0, n / 2}, {n / 2, n}} {
+	for i, h := range [][2]int{{0, t.n / 2}, {t.n / 2, t.n}} {
 		if h[0] == h[1] {
 			continue
 		}
-		lf, _ := limitSpans[h[0]:h[1]].rate(at)
-		pf, _ := pipeSpans[h[0]:h[1]].rate(p.raw.stored)
+		lf, _ := t.limitSpans[h[0]:h[1]].rate(at)
+		pf, _ := t.pipeSpans[h[0]:h[1]].rate(stored)
 		r := Round{Part: []string{"first half", "second half"}[i], LimitFPS: lf, PipelineFPS: pf}
 		if lf > 0 {
 			r.Ratio = pf / lf
 		}
 		rounds = append(rounds, r)
 	}
-	return l, p, rounds, kps, nil
+	return rounds
 }
 
 // turns splits cfg.For into n slices of about cfg.Slice each.

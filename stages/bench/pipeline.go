@@ -4,17 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/db"
-	"github.com/imaging-tui/imaging-tui/stages/bus"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
@@ -90,133 +85,57 @@ type Stage struct {
 	LastError      string  `json:"last_error,omitempty"`
 }
 
-// stopGrace is how long a stage may take to stop after SIGTERM. The
-// extractor first finishes the frames in hand and queued (two per worker),
-// so it gets three frame times more.
-func stopGrace(stage string, frame time.Duration) time.Duration {
-	if stage == "extractor" {
-		return 10*time.Second + 3*frame
-	}
-	return 10 * time.Second
-}
-
 // measureFunc runs the pipeline's measurement once it has warmed up: it
 // returns when and for how long the stages ran while measured, and the CPU
 // time the machine was busy during those spans, less the bench's own.
-type measureFunc func(ctx context.Context, procs []*stageProc) (spans, time.Duration, error)
+type measureFunc func(ctx context.Context, p *pipe) (spans, time.Duration, error)
 
 // continuously measures for d in one go.
 func continuously(d time.Duration) measureFunc {
-	return func(ctx context.Context, procs []*stageProc) (spans, time.Duration, error) {
+	return func(ctx context.Context, p *pipe) (spans, time.Duration, error) {
 		busy := startBusy()
 		from := time.Now()
-		if err := waitAlive(ctx, procs, from.Add(d)); err != nil {
+		if err := waitAlive(ctx, from.Add(d), p.check); err != nil {
 			return nil, 0, err
 		}
 		return spans{{from, from.Add(d)}}, busy(), nil
 	}
 }
 
-// startBusy starts measuring the CPU time the machine is busy, but for this
-// process; the function returned reads it.
-func startBusy() func() time.Duration {
-	all0, _ := machineBusy()
-	self0, _ := cpuTime(os.Getpid())
-	return func() time.Duration {
-		all1, _ := machineBusy()
-		self1, _ := cpuTime(os.Getpid())
-		return all1 - all0 - self1.sub(self0).total()
+// waitAlive waits until t, failing early when alive does (a process ended,
+// or ctx did).
+func waitAlive(ctx context.Context, t time.Time, alive func(context.Context) error) error {
+	for {
+		if err := alive(ctx); err != nil {
+			return err
+		}
+		d := time.Until(t)
+		if d <= 0 {
+			return nil
+		}
+		sleepUntil(ctx, time.Now().Add(min(d, 200*time.Millisecond)))
 	}
 }
 
-// runPipeline runs the three stages on the images of dir in the temporary
-// folder tmp: cfg.Warmup, then measure. frame is about how long one worker
-// takes per frame (to wait for the extractor to stop).
+// runPipeline runs the three stages under the supervisor on the images of
+// dir in the temporary folder tmp: cfg.Warmup, then measure. frame is about
+// how long one worker takes per frame (to wait for the extractor to stop).
 func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Duration, measure measureFunc) (Pipeline, error) {
 	var res Pipeline
-	ep := func(name string) string { return "ipc://" + filepath.Join(tmp, name) }
-	status := ep("st")
-	dbPath := filepath.Join(tmp, "bench.db")
-
-	zctx, err := bus.NewContext()
+	p, err := startPipe(ctx, cfg, dir, tmp, frame)
+	if p != nil {
+		defer p.close()
+	}
 	if err != nil {
 		return res, err
 	}
-	defer zctx.Close()
-	sub, err := zctx.Sub("@"+status, bus.Options{HWM: 1000})
-	if err != nil {
-		return res, fmt.Errorf("pipeline: status socket: %w", err)
-	}
-	sctx, stopStatus := context.WithCancel(context.WithoutCancel(ctx))
-	st := &statuses{last: map[string]wire.Status{}}
-	statusDone := make(chan struct{})
-	go func() { // owns sub; ends when sctx ends
-		defer close(statusDone)
-		defer sub.Close()
-		st.run(sctx, sub)
-	}()
-	defer func() { stopStatus(); <-statusDone }()
-
-	args := map[string][]string{
-		"logger": {"--sub", ">" + ep("ex"), "--ack", "@" + ep("ack"), "--db", dbPath},
-		"extractor": {"--sub", ">" + ep("gen"), "--pub", "@" + ep("ex"),
-			"--workers", strconv.Itoa(cfg.Workers), "--threads", strconv.Itoa(cfg.Threads)},
-		"generator": {"--images", dir, "--pub", "@" + ep("gen"), "--ack", ">" + ep("ack"), "--drain", "2s"},
-	}
-	if cfg.ReturnMemory {
-		args["extractor"] = append(args["extractor"], "--return-memory")
-	}
-	if cfg.Window > 0 {
-		args["generator"] = append(args["generator"], "--window", strconv.Itoa(cfg.Window))
-	}
-	env := os.Environ()
-	auxEnv := env
-	if cfg.GOMAXPROCS > 0 {
-		auxEnv = append(append([]string(nil), env...), "GOMAXPROCS="+strconv.Itoa(cfg.GOMAXPROCS))
-	}
-	var procs []*stageProc
-	defer func() {
-		for _, p := range procs {
-			p.kill() // only those still running: after a clean stop, nothing
-		}
-	}()
-	// Consumers first, and up (reporting) before the generator starts: a
-	// generator that hears a logger's first hello resends the frames it
-	// sent before that logger's start + 2 s, which would cost SIFT runs.
-	for _, name := range []string{"logger", "extractor", "generator"} {
-		if name == "generator" {
-			if err := waitReports(ctx, st, procs); err != nil {
-				return res, err
-			}
-			sleepUntil(ctx, time.Now().Add(consumerSettle))
-		}
-		a := append(args[name], "--status", ">"+status, "--log-format", "json")
-		a = append(a, cfg.StageFlags[name]...)
-		res.Args = append(res.Args, name+" "+shellJoin(a))
-		e, nice := env, 0
-		if name != "extractor" {
-			e, nice = auxEnv, cfg.Nice
-		}
-		p, err := startStage(cfg.Exe, name, a, e, filepath.Join(tmp, name+".log"), nice)
-		if err != nil {
-			return res, fmt.Errorf("pipeline: %w", err)
-		}
-		procs = append(procs, p)
-	}
-	lg, ex, gen := procs[0], procs[1], procs[2]
-	if err := waitReports(ctx, st, procs); err != nil {
-		return res, err
-	}
-	if cfg.Nice != 0 { // again, now that every thread of theirs exists
-		renice(gen.pid, cfg.Nice)
-		renice(lg.pid, cfg.Nice)
-	}
+	res.Args = p.args
 	var aliveErr error
 	warmedUp(ctx, time.Now().Add(cfg.Warmup), func() bool {
-		if aliveErr = checkAlive(ctx, procs); aliveErr != nil {
+		if aliveErr = p.check(ctx); aliveErr != nil {
 			return true
 		}
-		return st.get("logger").FramesOut >= uint64(warmupFrames*cfg.Workers)
+		return p.status()[lgAt].FramesOut >= uint64(warmupFrames*cfg.Workers)
 	})
 	if aliveErr != nil {
 		return res, aliveErr
@@ -224,90 +143,88 @@ func runPipeline(ctx context.Context, cfg Config, dir, tmp string, frame time.Du
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	cpu0, err := cpuTimes(procs)
+	w, err := measureWindow(ctx, p, measure)
 	if err != nil {
 		return res, err
 	}
-	out0, resent0 := st.get("logger").FramesOut, st.get("generator").Resent
-	ss, all, err := measure(ctx, procs)
-	if err != nil {
+	res.fromWindow(p, w)
+	// The figures are in: a stage that stops badly is noted, not fatal.
+	res.StopNotes = p.close()
+	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	cpu1, err := cpuTimes(procs)
-	if err != nil {
+	ss := w.ss
+	if err := res.fromLoggerLog(p.logPath("logger"), ss); err != nil {
 		return res, err
 	}
-	out1, resent1 := st.get("logger").FramesOut, st.get("generator").Resent
-	window := ss.total().Seconds()
-	res.ResentInWindow = resent1 - resent0
-	res.StatusFPS = float64(out1-out0) / window
-	for i, p := range procs {
-		rss, _ := peakRSS(p.pid)
-		s := st.get(p.name)
-		res.Stages = append(res.Stages, Stage{Name: p.name, PID: p.pid, PeakRSSBytes: rss,
-			CPUCores: cpu1[i].sub(cpu0[i]).total().Seconds() / window, Errors: s.Errors, LastError: s.LastError})
-	}
-	var ours time.Duration
-	for i := range procs {
-		ours += cpu1[i].sub(cpu0[i]).total()
-	}
-	res.OtherCores = max(all-ours, 0).Seconds() / window
-	res.raw.other = res.OtherCores * window
-	res.raw.statusFrames = float64(out1 - out0)
-	res.raw.window = window
-	res.Resent = st.get("generator").Resent
-	res.Dropped = st.get("logger").Dropped
-
-	// Stop, generator first, so that downstream stages drain. The figures
-	// are in: a stage that stops badly is noted, not fatal.
-	for _, p := range []*stageProc{gen, ex, lg} {
-		if err := p.stop(ctx, stopGrace(p.name, frame)); err != nil {
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
-			res.StopNotes = append(res.StopNotes, fmt.Sprintf("%s: %v", p.name, err))
-		}
-	}
-
-	if err := res.fromLoggerLog(lg.log, ss); err != nil {
+	if err := res.fromDB(ctx, filepath.Join(tmp, "bench.db"), ss); err != nil {
 		return res, err
 	}
-	if err := res.fromDB(ctx, dbPath, ss); err != nil {
+	if err := res.fromExtractorLog(p.logPath("extractor"), ss, cfg.Workers); err != nil {
 		return res, err
 	}
-	if err := res.fromExtractorLog(ex.log, ss, cfg.Workers); err != nil {
-		return res, err
-	}
-	for i := range procs {
-		used := cpu1[i].sub(cpu0[i])
-		res.raw.used = append(res.raw.used, used)
+	for i, used := range res.raw.used {
 		res.Stages[i].CPUPerFrame = perFrame(used.total(), res.FPS, ss.total())
 		res.Stages[i].SysPerFrame = perFrame(used.sys, res.FPS, ss.total())
-		res.Stages[i].FaultsPerFrame = float64(used.faults) / (res.FPS * window)
+		res.Stages[i].FaultsPerFrame = float64(used.faults) / (res.FPS * ss.total().Seconds())
 	}
-	slices.Reverse(res.Stages) // pipeline order: generator, extractor, logger
-	slices.Reverse(res.raw.used)
 	return res, nil
 }
 
-// consumerSettle is how long the consumers run before the generator starts:
-// more than the generator's grace for a logger's sockets to connect (2 s),
-// so that the logger's first hello makes it resend nothing.
-const consumerSettle = 2500 * time.Millisecond
+// window is what the pipeline's measurement saw.
+type window struct {
+	ss     spans
+	all    time.Duration // the machine's busy CPU time over ss, less the bench's
+	used   []cpu         // each stage's CPU over ss, in pipeline order
+	before []wire.Status // each stage's last report before, and after
+	after  []wire.Status
+}
 
-// waitReports waits until every process has sent a status report.
-func waitReports(ctx context.Context, st *statuses, procs []*stageProc) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for !st.haveAll(procs) {
-		if err := checkAlive(ctx, procs); err != nil {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return errors.New("pipeline: the stages did not report status within 30s")
-		}
-		sleepUntil(ctx, time.Now().Add(50*time.Millisecond))
+// measureWindow runs measure, reading the stages' CPU time and status
+// around it.
+func measureWindow(ctx context.Context, p *pipe, measure measureFunc) (window, error) {
+	var w window
+	cpu0, err := p.cpuTimes()
+	if err != nil {
+		return w, err
 	}
-	return nil
+	w.before = p.status()
+	if w.ss, w.all, err = measure(ctx, p); err != nil {
+		return w, err
+	}
+	cpu1, err := p.cpuTimes()
+	if err != nil {
+		return w, err
+	}
+	w.after = p.status()
+	for i := range cpu1 {
+		w.used = append(w.used, cpu1[i].sub(cpu0[i]))
+	}
+	return w, nil
+}
+
+// fromWindow sets the figures of each stage over the window but those per
+// frame, which need the frame rate, and the pipeline's from the statuses.
+func (res *Pipeline) fromWindow(p *pipe, w window) {
+	window := w.ss.total().Seconds()
+	out := w.after[lgAt].FramesOut - w.before[lgAt].FramesOut
+	res.ResentInWindow = w.after[genAt].Resent - w.before[genAt].Resent
+	res.StatusFPS = float64(out) / window
+	var ours time.Duration
+	for i, s := range p.stages {
+		rss, _ := peakRSS(s.pid)
+		st := w.after[i]
+		res.Stages = append(res.Stages, Stage{Name: s.name, PID: s.pid, PeakRSSBytes: rss,
+			CPUCores: w.used[i].total().Seconds() / window, Errors: st.Errors, LastError: st.LastError})
+		ours += w.used[i].total()
+	}
+	res.OtherCores = max(w.all-ours, 0).Seconds() / window
+	res.Resent = w.after[genAt].Resent
+	res.Dropped = w.after[lgAt].Dropped
+	res.raw.used = w.used
+	res.raw.other = res.OtherCores * window
+	res.raw.statusFrames = float64(out)
+	res.raw.window = window
 }
 
 // fromLoggerLog reads the logger's "frame stored" log lines: the commit
@@ -417,79 +334,4 @@ func scanLog(path, msg string, fn func(logLine)) error {
 func latency(r *pipelineRaw) Latency {
 	return Latency{P50: percentile(r.total, 50), P99: percentile(r.total, 99),
 		ExtractP50: percentile(r.extract, 50), DeliverP50: percentile(r.deliver, 50), StoreP50: percentile(r.store, 50)}
-}
-
-// statuses keeps the last status report of each stage.
-type statuses struct {
-	mu   sync.Mutex
-	last map[string]wire.Status // by stage name
-}
-
-func (s *statuses) run(ctx context.Context, sub *bus.Socket) {
-	for ctx.Err() == nil {
-		msg, err := sub.Recv(100 * time.Millisecond)
-		if err != nil {
-			continue // timeout, or a bad message: the next report comes in 250 ms
-		}
-		var st wire.Status
-		if json.Unmarshal(msg, &st) != nil {
-			continue
-		}
-		s.mu.Lock()
-		s.last[st.Stage] = st
-		s.mu.Unlock()
-	}
-}
-
-func (s *statuses) get(stage string) wire.Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.last[stage]
-}
-
-// haveAll reports whether every process has reported, from its own pid.
-func (s *statuses) haveAll(procs []*stageProc) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range procs {
-		if s.last[p.name].PID != p.pid {
-			return false
-		}
-	}
-	return true
-}
-
-func checkAlive(ctx context.Context, procs []*stageProc) error {
-	for _, p := range procs {
-		if p.exited() {
-			return p.failure()
-		}
-	}
-	return ctx.Err()
-}
-
-// waitAlive waits until t, failing early if a stage ends or ctx does.
-func waitAlive(ctx context.Context, procs []*stageProc, t time.Time) error {
-	for {
-		if err := checkAlive(ctx, procs); err != nil {
-			return err
-		}
-		d := time.Until(t)
-		if d <= 0 {
-			return nil
-		}
-		sleepUntil(ctx, time.Now().Add(min(d, 200*time.Millisecond)))
-	}
-}
-
-func cpuTimes(procs []*stageProc) ([]cpu, error) {
-	ts := make([]cpu, len(procs))
-	for i, p := range procs {
-		t, err := cpuTime(p.pid)
-		if err != nil {
-			return nil, fmt.Errorf("pipeline: cpu time of %s: %w", p.name, err)
-		}
-		ts[i] = t
-	}
-	return ts, nil
 }

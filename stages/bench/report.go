@@ -31,7 +31,15 @@ func writeTable(w io.Writer, res *Result) error {
 	fmt.Fprintf(w, "config    %d workers × %d OpenCV threads, malloc %s, window %s, nice %d, gomaxprocs %d, warm-up %s, measured %s%s\n",
 		c.Workers, c.Threads, c.Malloc, window, c.Nice, c.GOMAXPROCS, c.Warmup, c.For, rounds)
 	fmt.Fprintf(w, "host      %d CPUs, OpenCV %s, load %s\n\n", res.Host.CPUs, res.Host.OpenCV, res.Host.Load)
+	if err := writeFigures(w, res); err != nil {
+		return err
+	}
+	writeNotes(w, res)
+	return nil
+}
 
+// writeFigures prints the table of both phases' figures and each stage's.
+func writeFigures(w io.Writer, res *Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	l, p := res.Limit, res.Pipeline
 	fmt.Fprintf(tw, "\tframes/s\tframes\tSIFT ms/frame\tCPU s/frame\t(sys)\tfaults/frame\tpeak RSS\t\n")
@@ -48,9 +56,13 @@ func writeTable(w io.Writer, res *Result) error {
 		fmt.Fprintf(tw, "  %s\t\t\t\t%.3f\t%.3f\t%.0f\t%s\t\n", s.Name, s.CPUPerFrame, s.SysPerFrame, s.FaultsPerFrame,
 			bytesString(s.PeakRSSBytes))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	return tw.Flush()
+}
+
+// writeNotes prints the lines under the table: ratio, rounds, latency,
+// cores, others, and trouble if any.
+func writeNotes(w io.Writer, res *Result) {
+	l, p := res.Limit, res.Pipeline
 	fmt.Fprintf(w, "\nratio     pipeline ÷ limit = %.3f   (CPU s/frame limit ÷ pipeline = %.3f)\n", res.Ratio, res.CPURatio)
 	if len(res.Rounds) > 1 {
 		var rs []string
@@ -90,7 +102,6 @@ func writeTable(w io.Writer, res *Result) error {
 	for _, n := range p.StopNotes {
 		fmt.Fprintf(w, "stop      %s\n", n)
 	}
-	return nil
 }
 
 // bytesString prints n bytes with a binary unit.

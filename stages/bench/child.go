@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// stageProc is one stage process the bench started.
-type stageProc struct {
+// child is a process the bench started itself: the limit's, which runs
+// beside the supervised pipeline, not under it.
+type child struct {
 	name string
 	pid  int // also its process group id
 	log  string
@@ -22,23 +23,17 @@ type stageProc struct {
 	exit bool
 }
 
-// startStage starts `exe stage NAME ARGS...` in its own process group, with
-// its stdout and stderr going to the file logPath and, when nice is not 0,
-// every thread reniced by nice.
-func startStage(exe, name string, args, env []string, logPath string, nice int) (*stageProc, error) {
-	return startProc(exe, name, append([]string{"stage", name}, args...), env, logPath, nice)
-}
-
-// startProc is startStage for any command line of exe (argv without the
-// program name); name is what messages call the process.
+// startProc starts exe with argv (without the program name) in its own
+// process group, with its stdout and stderr going to the file logPath;
+// name is what messages call the process.
 //
 // One goroutine, locked to its OS thread and never unlocked, starts the
 // child and waits for it: the child's Pdeathsig SIGKILL fires when that
 // thread ends, which is only after the child was reaped — or when this
 // process dies, however it dies (golang/go#27505). After Wait the goroutine
 // SIGKILLs the whole group, so nothing the child forked survives either.
-func startProc(exe, name string, argv, env []string, logPath string, nice int) (*stageProc, error) {
-	p := &stageProc{name: name, log: logPath, done: make(chan error, 1)}
+func startProc(exe, name string, argv, env []string, logPath string) (*child, error) {
+	p := &child{name: name, log: logPath, done: make(chan error, 1)}
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: see above
@@ -57,9 +52,6 @@ func startProc(exe, name string, argv, env []string, logPath string, nice int) (
 			return
 		}
 		p.pid = cmd.Process.Pid
-		if nice != 0 {
-			renice(p.pid, nice)
-		}
 		started <- nil
 		err = cmd.Wait()
 		_ = syscall.Kill(-p.pid, syscall.SIGKILL) // ESRCH when the group is gone: fine
@@ -80,7 +72,7 @@ func renice(pgid, nice int) {
 }
 
 // exited reports whether the process has ended, without waiting.
-func (p *stageProc) exited() bool {
+func (p *child) exited() bool {
 	if p.exit {
 		return true
 	}
@@ -92,10 +84,10 @@ func (p *stageProc) exited() bool {
 	return p.exit
 }
 
-// stop sends SIGTERM and waits up to grace for the stage to exit (or for
-// ctx to end), then kills its group. It returns the stage's exit error (nil
+// stop sends SIGTERM and waits up to grace for the child to exit (or for
+// ctx to end), then kills its group. It returns the child's exit error (nil
 // for exit 0).
-func (p *stageProc) stop(ctx context.Context, grace time.Duration) error {
+func (p *child) stop(ctx context.Context, grace time.Duration) error {
 	if p.exited() {
 		return p.err
 	}
@@ -117,29 +109,49 @@ func (p *stageProc) stop(ctx context.Context, grace time.Duration) error {
 	return p.err
 }
 
-// pause stops every process of the stage's group (SIGSTOP) and waits until
-// each of its threads has stopped, so that the time after pause returns is
-// the other phase's alone. resume continues them (SIGCONT).
-func (p *stageProc) pause() error {
-	if err := syscall.Kill(-p.pid, syscall.SIGSTOP); err != nil {
-		return fmt.Errorf("bench: pause %s: %w", p.name, err)
-	}
-	deadline := time.Now().Add(time.Second)
-	for !stopped(p.pid) {
+// pause stops every process of the child's group (SIGSTOP) and waits
+// until each of its threads has stopped; resume continues them (SIGCONT).
+func (p *child) pause() error {
+	return pauseGroup(p.name, p.pid, func() error {
 		if p.exited() {
 			return p.failure()
 		}
+		return nil
+	})
+}
+
+func (p *child) resume() error {
+	if err := resumeGroup(p.name, p.pid); err != nil && !p.exited() {
+		return err
+	}
+	return nil
+}
+
+// pauseGroup stops every process of group pgid (SIGSTOP) and waits until
+// each thread of its leader has stopped, so that the time after it returns
+// is the other phase's alone. gone returns an error once the leader has
+// ended.
+func pauseGroup(name string, pgid int, gone func() error) error {
+	if err := syscall.Kill(-pgid, syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("bench: pause %s: %w", name, err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for !stopped(pgid) {
+		if err := gone(); err != nil {
+			return err
+		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("bench: %s did not stop within 1s of SIGSTOP", p.name)
+			return fmt.Errorf("bench: %s did not stop within 1s of SIGSTOP", name)
 		}
 		time.Sleep(time.Millisecond)
 	}
 	return nil
 }
 
-func (p *stageProc) resume() error {
-	if err := syscall.Kill(-p.pid, syscall.SIGCONT); err != nil && !p.exited() {
-		return fmt.Errorf("bench: resume %s: %w", p.name, err)
+// resumeGroup continues every process of group pgid (SIGCONT).
+func resumeGroup(name string, pgid int) error {
+	if err := syscall.Kill(-pgid, syscall.SIGCONT); err != nil {
+		return fmt.Errorf("bench: resume %s: %w", name, err)
 	}
 	return nil
 }
@@ -165,8 +177,8 @@ func stopped(pid int) bool {
 	return true
 }
 
-// kill ends the stage's group at once and waits for it.
-func (p *stageProc) kill() {
+// kill ends the child's group at once and waits for it.
+func (p *child) kill() {
 	if p.exited() {
 		return
 	}
@@ -175,8 +187,8 @@ func (p *stageProc) kill() {
 	p.exit = true
 }
 
-// tail returns the last n bytes of the stage's log, for error messages.
-func (p *stageProc) tail(n int) string {
+// tail returns the last n bytes of the child's log, for error messages.
+func (p *child) tail(n int) string {
 	b, err := os.ReadFile(p.log)
 	if err != nil {
 		return ""
@@ -190,8 +202,8 @@ func (p *stageProc) tail(n int) string {
 	return string(bytes.TrimSpace(b))
 }
 
-// failure describes a stage that ended before it was asked to.
-func (p *stageProc) failure() error {
+// failure describes a child that ended before it was asked to.
+func (p *child) failure() error {
 	err := p.err
 	if err == nil {
 		err = errors.New("exit 0")
