@@ -35,6 +35,7 @@ import (
 	"github.com/imaging-tui/imaging-tui/stages/bench"
 	"github.com/imaging-tui/imaging-tui/stages/bus"
 	"github.com/imaging-tui/imaging-tui/stages/sift"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/supervisor"
 	"github.com/imaging-tui/imaging-tui/supervisor/config"
 	"github.com/imaging-tui/imaging-tui/supervisor/metrics"
@@ -72,7 +73,7 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &code):
 		return int(code)
-	case errors.Is(err, stages.ErrUsage), errors.Is(err, dbcmd.ErrUsage):
+	case errors.Is(err, stage.ErrUsage), errors.Is(err, dbcmd.ErrUsage):
 		return 2
 	}
 	fmt.Fprintf(stderr, "imaging-tui: %v\n", err)
@@ -160,11 +161,11 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return stages.ErrUsage
+		return stage.ErrUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "imaging-tui: unknown command %q\n\n%s", fs.Arg(0), usage)
-		return stages.ErrUsage
+		return stage.ErrUsage
 	}
 	if err := set.ApplyFile(fs); err != nil { // flags given override the file
 		return err
@@ -173,6 +174,7 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "imaging-tui: warning: %s\n", w)
 	}
 	cfg, ho := set.Supervisor, set.Headless
+	cfg.Transport = bus.NewTransport()
 	ho.Out = stdout
 	var metricsLn net.Listener // opened before the pipeline starts, so a taken port fails at once
 	if set.Metrics != "" {
@@ -274,7 +276,7 @@ func awaitShutdown(sup *supervisor.Supervisor, done <-chan error, w io.Writer) e
 			for _, e := range sup.Snapshot().Events {
 				if e.Seq > seen {
 					seen = e.Seq
-					if e.Kind == "exit" || e.Kind == "kill" || e.Kind == "stop" || e.Kind == "shutdown" {
+					if e.Kind.Ends() {
 						fmt.Fprintf(w, "imaging-tui:   %s %s: %s\n", e.Stage, e.Kind, e.Text)
 					}
 				}

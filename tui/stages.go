@@ -8,7 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // column is one column of the stage table.
@@ -16,7 +16,7 @@ type column struct {
 	title string
 	w     int
 	right bool
-	cell  func(st pipeline.StageSnapshot) string
+	cell  func(st supervisor.StageSnapshot) string
 }
 
 // columns chooses the stage table's columns for width w: narrow terminals
@@ -31,8 +31,8 @@ func (m model) columns(w int) []column {
 	}
 	// status cells show the last status received; when it is not current
 	// (the process is gone, paused or silent) they are dimmed.
-	status := func(f func(st pipeline.StageSnapshot) string) func(st pipeline.StageSnapshot) string {
-		return func(st pipeline.StageSnapshot) string {
+	status := func(f func(st supervisor.StageSnapshot) string) func(st supervisor.StageSnapshot) string {
+		return func(st supervisor.StageSnapshot) string {
 			if st.Status == nil {
 				return s.Dim.Render("-")
 			}
@@ -52,7 +52,7 @@ func (m model) columns(w int) []column {
 		nameW, sparkW, qbarW = 11, 6, 4
 	}
 	var cols []column
-	cols = append(cols, column{title: "STAGE", w: nameW, cell: func(st pipeline.StageSnapshot) string {
+	cols = append(cols, column{title: "STAGE", w: nameW, cell: func(st supervisor.StageSnapshot) string {
 		name := trunc(clean(st.Name), nameW)
 		if st.Name == m.selected {
 			return s.Selected.Render(name)
@@ -60,12 +60,12 @@ func (m model) columns(w int) []column {
 		return s.state(displayState(st)).Render(name)
 	}})
 	if wide {
-		cols = append(cols, column{title: "STATE", w: 8, cell: func(st pipeline.StageSnapshot) string {
+		cols = append(cols, column{title: "STATE", w: 8, cell: func(st supervisor.StageSnapshot) string {
 			word := displayState(st)
 			return s.state(word).Render(trunc(word, 8))
 		}})
 	}
-	cols = append(cols, column{title: "FPS", w: 5, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+	cols = append(cols, column{title: "FPS", w: 5, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 		if !live(st) {
 			return "-" // the process is gone: its last rate is history
 		}
@@ -74,22 +74,22 @@ func (m model) columns(w int) []column {
 	sparkCol := len(cols)
 	cols = append(cols, column{w: sparkW})
 	if !narrow {
-		cols = append(cols, column{title: "IN", w: countW, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+		cols = append(cols, column{title: "IN", w: countW, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			return fmtShort(st.Status.FramesIn)
 		})})
 	}
 	cols = append(cols,
-		column{title: "OUT", w: countW, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+		column{title: "OUT", w: countW, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			return fmtShort(st.Status.FramesOut)
 		})},
-		column{title: "QUEUE", w: qbarW + 4, cell: status(func(st pipeline.StageSnapshot) string {
+		column{title: "QUEUE", w: qbarW + 4, cell: status(func(st supervisor.StageSnapshot) string {
 			full, empty := bar(st.Status.QueueDepth, scale, qbarW)
 			return s.BarFull.Render(full) + s.BarEmpty.Render(empty) + fitRight(strconv.Itoa(st.Status.QueueDepth), 4)
 		})},
-		column{title: "DROP", w: 5, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+		column{title: "DROP", w: 5, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			return fmtShort(st.Status.Dropped)
 		})},
-		column{title: "ERR", w: 4, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+		column{title: "ERR", w: 4, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			if st.Status.Errors > 0 {
 				return s.Error.Render(fmtShort(st.Status.Errors))
 			}
@@ -98,10 +98,10 @@ func (m model) columns(w int) []column {
 	)
 	if wide {
 		cols = append(cols,
-			column{title: "MB/s OUT", w: 8, right: true, cell: func(st pipeline.StageSnapshot) string {
+			column{title: "MB/s OUT", w: 8, right: true, cell: func(st supervisor.StageSnapshot) string {
 				return fmt.Sprintf("%.2f", m.rates.rate(st.Name)/1e6)
 			}},
-			column{title: "P50/P99", w: 11, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+			column{title: "P50/P99", w: 11, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 				if st.Status.Latency == nil {
 					return s.Dim.Render("-")
 				}
@@ -124,11 +124,11 @@ func (m model) columns(w int) []column {
 	if sw >= 60 {
 		cols[sparkCol].title = "LAST MINUTE"
 	}
-	cols[sparkCol].cell = func(st pipeline.StageSnapshot) string {
+	cols[sparkCol].cell = func(st supervisor.StageSnapshot) string {
 		return s.Spark.Render(sparkline(st.FPSHistory, sw))
 	}
 	if lastErrW > 0 {
-		cols = append(cols, column{title: "LAST ERROR", w: lastErrW, cell: func(st pipeline.StageSnapshot) string {
+		cols = append(cols, column{title: "LAST ERROR", w: lastErrW, cell: func(st supervisor.StageSnapshot) string {
 			if st.Status == nil || st.Status.LastError == "" {
 				return ""
 			}
@@ -218,8 +218,9 @@ func (m model) viewInfo(w int) []string {
 	mid[3] = short[3]
 	var longL, shortL []string
 	for _, l := range m.rates.links(m.snap) {
-		longL = append(longL, l.From+" → "+l.To+" "+fmtRate(l.BPS))
-		shortL = append(shortL, l.From[:3]+"→"+l.To[:3]+" "+fmtRate(l.BPS))
+		from, to := string(l.From), string(l.To)
+		longL = append(longL, from+" → "+to+" "+fmtRate(l.BPS))
+		shortL = append(shortL, from[:min(3, len(from))]+"→"+to[:min(3, len(to))]+" "+fmtRate(l.BPS))
 	}
 	dbLine := pick(w,
 		s.Section.Render("DB   ")+" "+strings.Join(long, sep)+dbErr,
@@ -246,8 +247,8 @@ func (m model) viewDetail(w int) string {
 		s.Key.Render("▸ " + clean(st.Name)),
 		s.state(word).Render(word),
 	}
-	if st.Kind != "" && !strings.HasPrefix(st.Name, st.Kind) {
-		parts = append(parts, clean(st.Kind))
+	if st.Kind != "" && !strings.HasPrefix(st.Name, string(st.Kind)) {
+		parts = append(parts, clean(string(st.Kind)))
 	}
 	if len(st.Faults) > 0 {
 		fs := make([]string, len(st.Faults))

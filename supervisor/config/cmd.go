@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/imaging-tui/imaging-tui/stages"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 const usage = `Usage: imaging-tui config print [--config FILE] [flags]
@@ -17,7 +17,7 @@ would combine them. The output is itself a configuration file.
 `
 
 // Main runs `imaging-tui config ARGS...`. Usage errors are reported on
-// stderr and returned as stages.ErrUsage.
+// stderr and returned as stage.ErrUsage.
 func Main(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "print" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -25,7 +25,7 @@ func Main(args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 		fmt.Fprint(stderr, usage)
-		return stages.ErrUsage
+		return stage.ErrUsage
 	}
 	fs := flag.NewFlagSet("imaging-tui config print", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -39,11 +39,11 @@ func Main(args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return stages.ErrUsage
+		return stage.ErrUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "imaging-tui config print: unexpected argument %q\n", fs.Arg(0))
-		return stages.ErrUsage
+		return stage.ErrUsage
 	}
 	if err := s.ApplyFile(fs); err != nil {
 		return err

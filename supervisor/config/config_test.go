@@ -14,7 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/imaging-tui/imaging-tui/stages"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
@@ -138,8 +138,8 @@ func fileSettings(t *testing.T, path string) Settings {
 	c.StatusBind, s.Metrics = "@ipc:///tmp/file-status", "127.0.0.1:9999"
 	c.RestartBase, c.RestartCap, c.MaxRestarts, c.RestartWindow = 100*time.Millisecond, 3*time.Second, 9, 2*time.Minute
 	c.StopGrace, c.DrainGrace = 4*time.Second, 5*time.Second
-	c.ExtraArgs = map[string][]string{"generator": {"--window", "16"}, "extractor": {"--max-features", "300"}, "logger": {"--quiet"}}
-	c.Restart = map[string]supervisor.RestartPolicy{"extractor": {MaxRestarts: 20, Cap: time.Second}}
+	c.ExtraArgs = map[stage.Kind][]string{"generator": {"--window", "16"}, "extractor": {"--max-features", "300"}, "logger": {"--quiet"}}
+	c.Restart = map[stage.Kind]supervisor.RestartPolicy{"extractor": {MaxRestarts: 20, Cap: time.Second}}
 	c.RetainFrames, c.RetainBytes = 1000, 512<<20
 	s.Headless.For, s.Headless.Frames, s.Headless.Chaos, s.Headless.JSON = 45*time.Second, 300, "5s kill extractor", true
 	s.ConfigFile = path
@@ -305,7 +305,7 @@ func TestSizesAndDurations(t *testing.T) {
 		want int64
 	}{{"retain_bytes = 1048576", 1 << 20}, {`retain_bytes = "2GiB"`, 2 << 30}, {`retain_bytes = "1.5KiB"`, 1536}} {
 		f, err := DecodeTOML([]byte("[stages.logger]\n" + tt.in))
-		if err != nil || int64(*f.Stages.Logger.RetainBytes) != tt.want {
+		if err != nil || int64(*f.Stages[stage.Logger].RetainBytes) != tt.want {
 			t.Errorf("DecodeTOML(%q) = %v, %v; want %d", tt.in, f, err, tt.want)
 		}
 	}
@@ -314,7 +314,7 @@ func TestSizesAndDurations(t *testing.T) {
 		want int64
 	}{{"1048576", 1 << 20}, {"2GiB", 2 << 30}, {"0", 0}} {
 		f, err := DecodeYAML([]byte("stages: {logger: {retain_bytes: " + tt.in + "}}"))
-		if err != nil || int64(*f.Stages.Logger.RetainBytes) != tt.want {
+		if err != nil || int64(*f.Stages[stage.Logger].RetainBytes) != tt.want {
 			t.Errorf("DecodeYAML(retain_bytes: %s) = %v; want %d", tt.in, err, tt.want)
 		}
 	}
@@ -370,7 +370,7 @@ func TestWarnings(t *testing.T) {
 
 func TestMainUsage(t *testing.T) {
 	for _, args := range [][]string{nil, {"show"}, {"print", "extra"}, {"print", "--no-such-flag"}} {
-		if err := Main(args, io.Discard, io.Discard); !errors.Is(err, stages.ErrUsage) {
+		if err := Main(args, io.Discard, io.Discard); !errors.Is(err, stage.ErrUsage) {
 			t.Errorf("config %q = %v; want ErrUsage", args, err)
 		}
 	}
