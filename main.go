@@ -133,18 +133,27 @@ func version(w io.Writer) error {
 	return nil
 }
 
-const usage = `imaging-tui — an imaging pipeline for underwater survey images, and its console
+var usage = `imaging-tui — an imaging pipeline for underwater survey images, and its console
 
 Usage:
   imaging-tui [flags]              run the pipeline with the terminal console
   imaging-tui --no-tui [flags]     run it headless: status lines, then a JSON summary
-  imaging-tui stage NAME [flags]   run one stage on its own: generator, extractor, logger
+  imaging-tui stage NAME [flags]   run one stage on its own: ` + kindNames() + `
   imaging-tui db CMD [flags]       read the database
   imaging-tui config print [flags] print the effective configuration (defaults, --config FILE, flags)
   imaging-tui version              print the versions of this binary and its libraries
 
 Add --help to any command for its flags.
 `
+
+// kindNames lists the stage kinds: "generator, extractor, logger".
+func kindNames() string {
+	var names []string
+	for _, k := range stage.Kinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}
 
 // runSupervisor runs the pipeline under the supervisor: with the console, or
 // headless with --no-tui.

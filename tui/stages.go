@@ -19,47 +19,67 @@ type column struct {
 	cell  func(st supervisor.StageSnapshot) string
 }
 
+// colWidths are the stage table's column widths for one terminal width.
+type colWidths struct {
+	wide, narrow             bool
+	name, spark, qbar, count int
+}
+
+func widthsFor(w int) colWidths {
+	c := colWidths{wide: w >= 120, narrow: w < 80, name: 12, spark: 10, qbar: 6, count: 7}
+	switch {
+	case c.wide:
+		c.name, c.qbar, c.count = 14, 10, 8
+	case c.narrow:
+		c.name, c.spark, c.qbar = 11, 6, 4
+	}
+	return c
+}
+
 // columns chooses the stage table's columns for width w: narrow terminals
 // drop some, wide ones get more and a longer sparkline.
 func (m model) columns(w int) []column {
+	cw := widthsFor(w)
+	cols, sparkCol := m.countColumns(cw)
+	if cw.wide {
+		cols = append(cols, m.wideColumns()...)
+	}
+	return m.fitColumns(cols, sparkCol, w, cw.wide)
+}
+
+// statusCell makes a cell of the last status received; when it is not
+// current (the process is gone, paused or silent) the cell is dimmed.
+func (m model) statusCell(f func(st supervisor.StageSnapshot) string) func(st supervisor.StageSnapshot) string {
 	s := m.styles
+	return func(st supervisor.StageSnapshot) string {
+		if st.Status == nil {
+			return s.Dim.Render("-")
+		}
+		if !current(st) {
+			return s.Dim.Render(ansi.Strip(f(st)))
+		}
+		return f(st)
+	}
+}
+
+// countColumns are the name, state, rate and counter columns, with an
+// empty sparkline column at sparkCol for fitColumns to size.
+func (m model) countColumns(cw colWidths) (cols []column, sparkCol int) {
+	s, status := m.styles, m.statusCell
 	scale := 16
 	for _, st := range m.snap.Stages {
 		if st.Status != nil {
 			scale = max(scale, st.Status.QueueDepth)
 		}
 	}
-	// status cells show the last status received; when it is not current
-	// (the process is gone, paused or silent) they are dimmed.
-	status := func(f func(st supervisor.StageSnapshot) string) func(st supervisor.StageSnapshot) string {
-		return func(st supervisor.StageSnapshot) string {
-			if st.Status == nil {
-				return s.Dim.Render("-")
-			}
-			if !current(st) {
-				return s.Dim.Render(ansi.Strip(f(st)))
-			}
-			return f(st)
-		}
-	}
-	wide, narrow := w >= 120, w < 80
-
-	nameW, sparkW, qbarW, countW := 12, 10, 6, 7
-	switch {
-	case wide:
-		nameW, qbarW, countW = 14, 10, 8
-	case narrow:
-		nameW, sparkW, qbarW = 11, 6, 4
-	}
-	var cols []column
-	cols = append(cols, column{title: "STAGE", w: nameW, cell: func(st supervisor.StageSnapshot) string {
-		name := trunc(clean(st.Name), nameW)
+	cols = append(cols, column{title: "STAGE", w: cw.name, cell: func(st supervisor.StageSnapshot) string {
+		name := trunc(clean(st.Name), cw.name)
 		if st.Name == m.selected {
 			return s.Selected.Render(name)
 		}
 		return s.state(displayState(st)).Render(name)
 	}})
-	if wide {
+	if cw.wide {
 		cols = append(cols, column{title: "STATE", w: 8, cell: func(st supervisor.StageSnapshot) string {
 			word := displayState(st)
 			return s.state(word).Render(trunc(word, 8))
@@ -71,19 +91,19 @@ func (m model) columns(w int) []column {
 		}
 		return fmt.Sprintf("%.1f", st.Status.FPS)
 	})})
-	sparkCol := len(cols)
-	cols = append(cols, column{w: sparkW})
-	if !narrow {
-		cols = append(cols, column{title: "IN", w: countW, right: true, cell: status(func(st supervisor.StageSnapshot) string {
+	sparkCol = len(cols)
+	cols = append(cols, column{w: cw.spark})
+	if !cw.narrow {
+		cols = append(cols, column{title: "IN", w: cw.count, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			return fmtShort(st.Status.FramesIn)
 		})})
 	}
 	cols = append(cols,
-		column{title: "OUT", w: countW, right: true, cell: status(func(st supervisor.StageSnapshot) string {
+		column{title: "OUT", w: cw.count, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			return fmtShort(st.Status.FramesOut)
 		})},
-		column{title: "QUEUE", w: qbarW + 4, cell: status(func(st supervisor.StageSnapshot) string {
-			full, empty := bar(st.Status.QueueDepth, scale, qbarW)
+		column{title: "QUEUE", w: cw.qbar + 4, cell: status(func(st supervisor.StageSnapshot) string {
+			full, empty := bar(st.Status.QueueDepth, scale, cw.qbar)
 			return s.BarFull.Render(full) + s.BarEmpty.Render(empty) + fitRight(strconv.Itoa(st.Status.QueueDepth), 4)
 		})},
 		column{title: "DROP", w: 5, right: true, cell: status(func(st supervisor.StageSnapshot) string {
@@ -96,26 +116,36 @@ func (m model) columns(w int) []column {
 			return "0"
 		})},
 	)
-	if wide {
-		cols = append(cols,
-			column{title: "MB/s OUT", w: 8, right: true, cell: func(st supervisor.StageSnapshot) string {
-				return fmt.Sprintf("%.2f", m.rates.rate(st.Name)/1e6)
-			}},
-			column{title: "P50/P99", w: 11, right: true, cell: status(func(st supervisor.StageSnapshot) string {
-				if st.Status.Latency == nil {
-					return s.Dim.Render("-")
-				}
-				return fmtMs(st.Status.Latency.P50) + "/" + fmtMs(st.Status.Latency.P99)
-			})},
-		)
+	return cols, sparkCol
+}
+
+// wideColumns are the byte rate and latency columns of wide terminals.
+func (m model) wideColumns() []column {
+	s := m.styles
+	return []column{
+		{title: "MB/s OUT", w: 8, right: true, cell: func(st supervisor.StageSnapshot) string {
+			return fmt.Sprintf("%.2f", m.rates.rate(st.Name)/1e6)
+		}},
+		{title: "P50/P99", w: 11, right: true, cell: m.statusCell(func(st supervisor.StageSnapshot) string {
+			if st.Status.Latency == nil {
+				return s.Dim.Render("-")
+			}
+			return fmtMs(st.Status.Latency.P50) + "/" + fmtMs(st.Status.Latency.P99)
+		})},
 	}
+}
+
+// fitColumns gives the sparkline column its width and title (longer on
+// wide terminals, up to a minute) and the width left to a LAST ERROR column.
+func (m model) fitColumns(cols []column, sparkCol, w int, wide bool) []column {
+	s := m.styles
 	used := 2 // selection marker
 	for _, c := range cols {
 		used += c.w + 1
 	}
 	lastErrW := w - used
 	if wide {
-		extra := min(60-sparkW, max(0, lastErrW-24))
+		extra := min(60-cols[sparkCol].w, max(0, lastErrW-24))
 		cols[sparkCol].w += extra
 		lastErrW -= extra
 	}

@@ -394,3 +394,28 @@ func TestExamples(t *testing.T) {
 		t.Errorf("example.yaml = %+v", y)
 	}
 }
+
+// TestStagesFollowTheTable: the stages section is printed in stage.Table
+// order and names every kind; a kind the table does not have is an error
+// in both formats.
+func TestStagesFollowTheTable(t *testing.T) {
+	var out bytes.Buffer
+	if err := WriteYAML(&out, mustParse(t)); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	last := -1
+	for _, kind := range stage.Kinds() {
+		i := strings.Index(text, "\n  "+string(kind)+":")
+		if i < 0 || i < last {
+			t.Errorf("stages.%s printed at %d, after the previous kind at %d; want table order:\n%s", kind, i, last, text)
+		}
+		last = i
+	}
+	if _, err := DecodeYAML([]byte("stages:\n  painter: {}\n  logger: {}\n")); err == nil || !strings.Contains(err.Error(), "painter") {
+		t.Errorf("DecodeYAML with stages.painter = %v; want an error naming it", err)
+	}
+	if _, err := DecodeTOML([]byte("[stages.painter]\n")); err == nil || !strings.Contains(err.Error(), "stages.painter") {
+		t.Errorf("DecodeTOML with stages.painter = %v; want an error naming it", err)
+	}
+}
