@@ -67,8 +67,9 @@ type Config struct {
 	// e.g. {"logger": {"--retain-frames", "1000"}}.
 	ExtraArgs map[stage.Kind][]string
 
-	// Transport opens the status channel and the fault injector's sockets
-	// (ZeroMQ: bus.NewTransport). Required: New fails without it.
+	// Transport carries the status channel and the fault injector's
+	// messages (ZeroMQ's: bus.NewTransport). Required: New fails without
+	// it. Run closes it, so it serves one supervisor.
 	Transport Transport
 }
 

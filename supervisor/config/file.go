@@ -39,7 +39,7 @@ type File struct {
 }
 
 // Stages holds the settings of each stage kind, under its name: a kind of
-// stage.Table. Decoding leaves other names in it; Load's check rejects them.
+// stage.Table. DecodeYAML and DecodeTOML reject other names.
 type Stages map[stage.Kind]*Stage
 
 // MarshalYAML writes the stages in stage.Table order.
