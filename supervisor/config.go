@@ -107,7 +107,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "SIFT worker goroutines per extractor (0 = number of CPUs)")
 	fs.IntVar(&c.Threads, "threads", c.Threads, "OpenCV threads per extractor worker (0 = the stage's default, 1)")
 	fs.Float64Var(&c.FPS, "fps", c.FPS, "generator frames per second (0 = as fast as delivery allows)")
-	fs.Var(&c.Delivery, "delivery", "delivery: reliable or best-effort")
+	fs.Var(&c.Delivery, "delivery", "delivery `MODE`: reliable or best-effort")
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "extractor replicas (each takes --shard i/n)")
 	fs.Int64Var(&c.RetainFrames, "retain-frames", c.RetainFrames, "logger: keep only the newest `N` frames (0 = no frame limit)")
 	fs.Func("retain-bytes", "logger: keep only the newest frames within `SIZE` of images, e.g. 500MiB, 0 = no limit (default 2GiB)", func(v string) error {
