@@ -133,18 +133,27 @@ func version(w io.Writer) error {
 	return nil
 }
 
-const usage = `imaging-tui — an imaging pipeline for underwater survey images, and its console
+var usage = `imaging-tui — an imaging pipeline for underwater survey images, and its console
 
 Usage:
   imaging-tui [flags]              run the pipeline with the terminal console
   imaging-tui --no-tui [flags]     run it headless: status lines, then a JSON summary
-  imaging-tui stage NAME [flags]   run one stage on its own: generator, extractor, logger
+  imaging-tui stage NAME [flags]   run one stage on its own: ` + kindNames() + `
   imaging-tui db CMD [flags]       read the database
   imaging-tui config print [flags] print the effective configuration (defaults, --config FILE, flags)
   imaging-tui version              print the versions of this binary and its libraries
 
 Add --help to any command for its flags.
 `
+
+// kindNames lists the stage kinds: "generator, extractor, logger".
+func kindNames() string {
+	var names []string
+	for _, k := range stage.Kinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}
 
 // runSupervisor runs the pipeline under the supervisor: with the console, or
 // headless with --no-tui.
@@ -174,6 +183,7 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "imaging-tui: warning: %s\n", w)
 	}
 	cfg, ho := set.Supervisor, set.Headless
+	cfg.Transport = bus.NewTransport()
 	ho.Out = stdout
 	var metricsLn net.Listener // opened before the pipeline starts, so a taken port fails at once
 	if set.Metrics != "" {
@@ -275,7 +285,7 @@ func awaitShutdown(sup *supervisor.Supervisor, done <-chan error, w io.Writer) e
 			for _, e := range sup.Snapshot().Events {
 				if e.Seq > seen {
 					seen = e.Seq
-					if e.Kind == "exit" || e.Kind == "kill" || e.Kind == "stop" || e.Kind == "shutdown" {
+					if e.Kind.Ends() {
 						fmt.Fprintf(w, "imaging-tui:   %s %s: %s\n", e.Stage, e.Kind, e.Text)
 					}
 				}

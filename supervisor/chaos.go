@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // ChaosStep is one timed step of a chaos script.
@@ -14,7 +16,7 @@ type ChaosStep struct {
 	At    time.Duration // since the start of the run
 	Verb  string        // see ParseChaos
 	Stage string        // instance ("extractor-1") or kind ("extractor"); "" for restart-all and scale
-	Fault Fault         // for fault verbs and clear
+	Fault stage.Fault   // for fault verbs and clear
 	Delta int           // for scale
 	Text  string        // the step as written
 }
@@ -37,9 +39,37 @@ func (e *ChaosError) Error() string {
 // Chaos verbs. Fault verbs toggle that fault on the stage.
 var (
 	stageVerbs = []string{"start", "stop", "kill", "restart", "pause", "resume", "up", "down"}
-	faultVerbs = []Fault{FaultCorrupt, FaultTruncate, FaultSlow, FaultCrashLoop, FaultDBFull, FaultSilent}
-	stageName  = regexp.MustCompile(`^(generator|extractor|logger)(-[0-9]+)?$`)
+	faultVerbs = []stage.Fault{stage.FaultCorrupt, stage.FaultTruncate, stage.FaultSlow, stage.FaultCrashLoop,
+		stage.FaultDBFull, stage.FaultSilent}
+	stageName = stageNameRegexp()
 )
+
+// stageNameRegexp matches a kind of stage.Table, or an instance of one:
+// "extractor", "extractor-1".
+func stageNameRegexp() *regexp.Regexp {
+	var alts []string
+	for _, k := range stage.Kinds() {
+		alts = append(alts, regexp.QuoteMeta(string(k)))
+	}
+	return regexp.MustCompile(`^(` + strings.Join(alts, "|") + `)(-[0-9]+)?$`)
+}
+
+// stageNameHelp describes what a STAGE may be, for error messages:
+// "generator, extractor, logger or an instance such as extractor-1".
+func stageNameHelp() string {
+	var names []string
+	example := ""
+	for _, sp := range stage.Table {
+		names = append(names, string(sp.Kind))
+		if sp.Replicated && example == "" {
+			example = replicaName(sp.Kind, 1)
+		}
+	}
+	if example == "" {
+		return strings.Join(names, ", ") + " or an instance name"
+	}
+	return strings.Join(names, ", ") + " or an instance such as " + example
+}
 
 // ChaosHelp describes the chaos script syntax, for --help texts.
 const ChaosHelp = `steps "TIME VERB [ARGS]" separated by ";" or newlines, TIME a Go duration since the start
@@ -88,12 +118,14 @@ func ParseChaos(script string) ([]ChaosStep, error) {
 	return steps, nil
 }
 
-// parseStep parses one trimmed step; an error's Col is relative to text (1-based).
-func parseStep(text string) (ChaosStep, *ChaosError) {
-	type word struct {
-		s   string
-		col int
-	}
+// word is one word of a step and its 1-based column in the step.
+type word struct {
+	s   string
+	col int
+}
+
+// splitWords splits text at spaces and tabs.
+func splitWords(text string) []word {
 	var words []word
 	for i := 0; i < len(text); {
 		for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
@@ -108,102 +140,145 @@ func parseStep(text string) (ChaosStep, *ChaosError) {
 		}
 		i = j
 	}
-	bad := func(w word, format string, args ...any) (ChaosStep, *ChaosError) {
-		return ChaosStep{}, &ChaosError{Col: w.col, Msg: fmt.Sprintf(format, args...)}
-	}
-	st := ChaosStep{Text: text}
+	return words
+}
+
+// stepParser is one step being parsed: its verb, the words after it and
+// the step read so far.
+type stepParser struct {
+	text string
+	verb word
+	args []word
+	st   ChaosStep
+}
+
+// parseStep parses one trimmed step; an error's Col is relative to text (1-based).
+func parseStep(text string) (ChaosStep, *ChaosError) {
+	words := splitWords(text)
+	p := &stepParser{text: text, st: ChaosStep{Text: text}}
 	at, err := time.ParseDuration(words[0].s)
 	if err != nil || at < 0 {
-		return bad(words[0], "bad time %q: want a duration such as 5s or 1m30s", words[0].s)
+		return ChaosStep{}, p.bad(words[0], "bad time %q: want a duration such as 5s or 1m30s", words[0].s)
 	}
-	st.At = at
+	p.st.At = at
 	if len(words) < 2 {
-		return bad(word{col: len(text) + 1}, "missing verb after the time")
+		return ChaosStep{}, p.bad(p.end(), "missing verb after the time")
 	}
-	verb := words[1]
-	args := words[2:]
-	st.Verb = verb.s
-	wantArgs := func(n int, what string) *ChaosError {
-		if len(args) == n {
-			return nil
-		}
-		if len(args) > n {
-			_, e := bad(args[n], "unexpected %q: %s takes %s", args[n].s, verb.s, what)
+	p.verb, p.args = words[1], words[2:]
+	p.st.Verb = p.verb.s
+	if e := p.parseVerb(); e != nil {
+		return ChaosStep{}, e
+	}
+	return p.st, nil
+}
+
+func (p *stepParser) bad(w word, format string, args ...any) *ChaosError {
+	return &ChaosError{Col: w.col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// end is the position just after the step, where a missing word belongs.
+func (p *stepParser) end() word { return word{col: len(p.text) + 1} }
+
+// parseVerb reads the verb's arguments into p.st.
+func (p *stepParser) parseVerb() *ChaosError {
+	v := p.verb.s
+	switch {
+	case slices.Contains(stageVerbs, v):
+		return p.stageArg()
+	case v == "restart-all":
+		return p.wantArgs(0, "no arguments")
+	case v == "scale":
+		return p.scaleArg()
+	case slices.Contains(faultVerbs, stage.Fault(v)):
+		p.st.Verb, p.st.Fault = "fault", stage.Fault(v)
+		if e := p.stageArg(); e != nil {
 			return e
 		}
-		_, e := bad(word{col: len(text) + 1}, "%s needs %s", verb.s, what)
+		return p.faultApplies()
+	case v == "clear":
+		return p.clearArgs()
+	}
+	return p.bad(p.verb, "unknown verb %q", v)
+}
+
+// wantArgs checks that the verb has n arguments, described by what.
+func (p *stepParser) wantArgs(n int, what string) *ChaosError {
+	switch {
+	case len(p.args) > n:
+		return p.bad(p.args[n], "unexpected %q: %s takes %s", p.args[n].s, p.verb.s, what)
+	case len(p.args) < n:
+		return p.bad(p.end(), "%s needs %s", p.verb.s, what)
+	}
+	return nil
+}
+
+// stageArg reads the verb's one argument, a STAGE.
+func (p *stepParser) stageArg() *ChaosError {
+	if e := p.wantArgs(1, "a STAGE"); e != nil {
 		return e
 	}
-	checkStage := func(w word) *ChaosError {
-		if !stageName.MatchString(w.s) {
-			_, e := bad(w, "bad stage %q: want generator, extractor, logger or an instance such as extractor-1", w.s)
-			return e
-		}
-		st.Stage = w.s
+	return p.setStage(p.args[0])
+}
+
+func (p *stepParser) setStage(w word) *ChaosError {
+	if !stageName.MatchString(w.s) {
+		return p.bad(w, "bad stage %q: want %s", w.s, stageNameHelp())
+	}
+	p.st.Stage = w.s
+	return nil
+}
+
+// faultApplies checks that the step's fault applies to its stage's kind.
+func (p *stepParser) faultApplies() *ChaosError {
+	kind := stage.Kind(stageName.FindStringSubmatch(p.st.Stage)[1])
+	if sp, _ := stage.Lookup(kind); sp.Has(p.st.Fault) {
 		return nil
 	}
-	switch {
-	case slices.Contains(stageVerbs, verb.s):
-		if e := wantArgs(1, "a STAGE"); e != nil {
-			return ChaosStep{}, e
+	var kinds []string
+	for _, sp := range stage.Table {
+		if sp.Has(p.st.Fault) {
+			kinds = append(kinds, string(sp.Kind))
 		}
-		if e := checkStage(args[0]); e != nil {
-			return ChaosStep{}, e
-		}
-	case verb.s == "restart-all":
-		if e := wantArgs(0, "no arguments"); e != nil {
-			return ChaosStep{}, e
-		}
-	case verb.s == "scale":
-		if e := wantArgs(1, "+N or -N"); e != nil {
-			return ChaosStep{}, e
-		}
-		a := args[0].s
-		d, err := strconv.Atoi(a)
-		if err != nil || (a[0] != '+' && a[0] != '-') || d == 0 {
-			return bad(args[0], "bad scale %q: want +N or -N (a change in extractor replicas)", a)
-		}
-		st.Delta = d
-	case slices.Contains(faultVerbs, Fault(verb.s)):
-		if e := wantArgs(1, "a STAGE"); e != nil {
-			return ChaosStep{}, e
-		}
-		if e := checkStage(args[0]); e != nil {
-			return ChaosStep{}, e
-		}
-		st.Verb, st.Fault = "fault", Fault(verb.s)
-		if st.Fault == FaultDBFull && !strings.HasPrefix(st.Stage, KindLogger) {
-			return bad(args[0], "dbfull applies to the logger only")
-		}
-	case verb.s == "clear":
-		if e := wantArgs(2, "FAULT STAGE"); e != nil {
-			return ChaosStep{}, e
-		}
-		f := Fault(args[0].s)
-		if !slices.Contains(faultVerbs, f) && f != FaultPause {
-			return bad(args[0], "bad fault %q: want one of pause, corrupt, truncate, slow, crashloop, dbfull, silent", args[0].s)
-		}
-		st.Fault = f
-		if e := checkStage(args[1]); e != nil {
-			return ChaosStep{}, e
-		}
-	default:
-		return bad(verb, "unknown verb %q", verb.s)
 	}
-	return st, nil
+	return p.bad(p.args[0], "%s applies to the %s only", p.st.Fault, strings.Join(kinds, " and "))
+}
+
+func (p *stepParser) scaleArg() *ChaosError {
+	if e := p.wantArgs(1, "+N or -N"); e != nil {
+		return e
+	}
+	a := p.args[0].s
+	d, err := strconv.Atoi(a)
+	if err != nil || (a[0] != '+' && a[0] != '-') || d == 0 {
+		return p.bad(p.args[0], "bad scale %q: want +N or -N (a change in %s replicas)", a, replicatedNames())
+	}
+	p.st.Delta = d
+	return nil
+}
+
+func (p *stepParser) clearArgs() *ChaosError {
+	if e := p.wantArgs(2, "FAULT STAGE"); e != nil {
+		return e
+	}
+	f := stage.Fault(p.args[0].s)
+	if !slices.Contains(faultVerbs, f) && f != stage.FaultPause {
+		return p.bad(p.args[0], "bad fault %q: want one of pause, corrupt, truncate, slow, crashloop, dbfull, silent", p.args[0].s)
+	}
+	p.st.Fault = f
+	return p.setStage(p.args[1])
 }
 
 // targets resolves a step's stage to instance names in snap: an instance
 // name, or every local instance of a kind in start order.
-func targets(snap Snapshot, stage string) []string {
+func targets(snap Snapshot, name string) []string {
 	var out []string
 	for _, st := range snap.Stages {
-		if st.Name == stage && st.State != StateRemote {
+		if st.Name == name && st.State != StateRemote {
 			return []string{st.Name}
 		}
 	}
 	for _, st := range snap.Stages {
-		if st.Kind == stage && st.State != StateRemote {
+		if string(st.Kind) == name && st.State != StateRemote {
 			out = append(out, st.Name)
 		}
 	}
@@ -234,7 +309,7 @@ func (c ChaosStep) Apply(sup *Supervisor) error {
 		case "stop":
 			err = sup.Stop(name)
 		case "kill":
-			err = sup.Inject(name, FaultKill)
+			err = sup.Inject(name, stage.FaultKill)
 		case "restart":
 			err = sup.Restart(name)
 		case "pause":

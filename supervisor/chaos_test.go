@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 func TestParseChaos(t *testing.T) {
@@ -31,17 +33,17 @@ func TestParseChaos(t *testing.T) {
 		}},
 		{"scale and faults", "1m30s scale +2; 500ms scale -1; 3s corrupt extractor-0; 4s dbfull logger; 5s clear slow generator; 6s down logger", []ChaosStep{
 			{At: 500 * time.Millisecond, Verb: "scale", Delta: -1, Text: "500ms scale -1"},
-			{At: 3 * time.Second, Verb: "fault", Stage: "extractor-0", Fault: FaultCorrupt, Text: "3s corrupt extractor-0"},
-			{At: 4 * time.Second, Verb: "fault", Stage: "logger", Fault: FaultDBFull, Text: "4s dbfull logger"},
-			{At: 5 * time.Second, Verb: "clear", Stage: "generator", Fault: FaultSlow, Text: "5s clear slow generator"},
+			{At: 3 * time.Second, Verb: "fault", Stage: "extractor-0", Fault: stage.FaultCorrupt, Text: "3s corrupt extractor-0"},
+			{At: 4 * time.Second, Verb: "fault", Stage: "logger", Fault: stage.FaultDBFull, Text: "4s dbfull logger"},
+			{At: 5 * time.Second, Verb: "clear", Stage: "generator", Fault: stage.FaultSlow, Text: "5s clear slow generator"},
 			{At: 6 * time.Second, Verb: "down", Stage: "logger", Text: "6s down logger"},
 			{At: 90 * time.Second, Verb: "scale", Delta: 2, Text: "1m30s scale +2"},
 		}},
 		{"every fault verb", "1s truncate logger; 1s slow extractor; 1s crashloop generator; 1s silent logger; # comment\n1s restart logger", []ChaosStep{
-			{At: time.Second, Verb: "fault", Stage: "logger", Fault: FaultTruncate, Text: "1s truncate logger"},
-			{At: time.Second, Verb: "fault", Stage: "extractor", Fault: FaultSlow, Text: "1s slow extractor"},
-			{At: time.Second, Verb: "fault", Stage: "generator", Fault: FaultCrashLoop, Text: "1s crashloop generator"},
-			{At: time.Second, Verb: "fault", Stage: "logger", Fault: FaultSilent, Text: "1s silent logger"},
+			{At: time.Second, Verb: "fault", Stage: "logger", Fault: stage.FaultTruncate, Text: "1s truncate logger"},
+			{At: time.Second, Verb: "fault", Stage: "extractor", Fault: stage.FaultSlow, Text: "1s slow extractor"},
+			{At: time.Second, Verb: "fault", Stage: "generator", Fault: stage.FaultCrashLoop, Text: "1s crashloop generator"},
+			{At: time.Second, Verb: "fault", Stage: "logger", Fault: stage.FaultSilent, Text: "1s silent logger"},
 			{At: time.Second, Verb: "restart", Stage: "logger", Text: "1s restart logger"},
 		}},
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"syscall"
+
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // Errors of impossible commands.
@@ -31,7 +33,7 @@ func (s *Supervisor) Start(name string) error {
 	if in.pid != 0 || in.spawning {
 		return &StageError{name, "start", ErrAlreadyRunning}
 	}
-	s.eventLocked(in, "start", "operator start")
+	s.eventLocked(in, stage.EventStart, "operator start")
 	s.reviveLocked(in)
 	return nil
 }
@@ -48,7 +50,7 @@ func (s *Supervisor) Stop(name string) error {
 	if in.pid == 0 && !in.spawning && (!in.wantRun || in.failed) {
 		return &StageError{name, "stop", ErrNotAlive}
 	}
-	s.eventLocked(in, "stop", "operator stop")
+	s.eventLocked(in, stage.EventStop, "operator stop")
 	in.wantRun, in.restartReq, in.stopGrace = false, false, s.cfg.StopGrace
 	s.wakeLocked(in)
 	return nil
@@ -72,7 +74,7 @@ func (s *Supervisor) killLocked(in *instance) error {
 	}
 	in.kills++
 	in.operatorKill = !in.stopping
-	s.eventLocked(in, "kill", "SIGKILL pid %d", in.pid)
+	s.eventLocked(in, stage.EventKill, "SIGKILL pid %d", in.pid)
 	signalGroup(in.pid, syscall.SIGKILL)
 	return nil
 }
@@ -86,7 +88,7 @@ func (s *Supervisor) Restart(name string) error {
 	if err != nil {
 		return err
 	}
-	s.eventLocked(in, "restart", "operator restart")
+	s.eventLocked(in, stage.EventRestart, "operator restart")
 	if in.pid != 0 {
 		in.restartReq = true
 		in.stopGrace = s.cfg.StopGrace
@@ -104,10 +106,10 @@ func (s *Supervisor) Pause(name string) error {
 	if err != nil {
 		return err
 	}
-	if in.faults[FaultPause] {
+	if in.faults[stage.FaultPause] {
 		return &StageError{name, "pause", ErrAlreadyPaused}
 	}
-	return s.setFaultLocked(in, FaultPause, true)
+	return s.setFaultLocked(in, stage.FaultPause, true)
 }
 
 // Resume continues a paused or slowed stage (SIGCONT), clearing the pause and
@@ -119,11 +121,11 @@ func (s *Supervisor) Resume(name string) error {
 	if err != nil {
 		return err
 	}
-	if !in.faults[FaultPause] && !in.faults[FaultSlow] {
+	if !in.faults[stage.FaultPause] && !in.faults[stage.FaultSlow] {
 		return &StageError{name, "resume", ErrNotPaused}
 	}
 	var errs []error
-	for _, f := range []Fault{FaultPause, FaultSlow} {
+	for _, f := range []stage.Fault{stage.FaultPause, stage.FaultSlow} {
 		if in.faults[f] {
 			errs = append(errs, s.setFaultLocked(in, f, false))
 		}
@@ -156,7 +158,7 @@ func (s *Supervisor) move(name string, d int) error {
 		return &StageError{name, op, ErrEdge}
 	}
 	s.insts[i], s.insts[j] = s.insts[j], s.insts[i]
-	s.eventLocked(s.insts[j], "reorder", "start order: %s", s.orderStringLocked())
+	s.eventLocked(s.insts[j], stage.EventReorder, "start order: %s", s.orderStringLocked())
 	s.notifyLocked()
 	return nil
 }
@@ -178,7 +180,7 @@ func (s *Supervisor) orderStringLocked() string {
 // background.
 func (s *Supervisor) RestartAll() error {
 	s.mu.Lock()
-	s.eventLocked(nil, "restart", "restart all: %s", s.orderStringLocked())
+	s.eventLocked(nil, stage.EventRestart, "restart all: %s", s.orderStringLocked())
 	s.mu.Unlock()
 	return s.bulk("restart all", func(quit <-chan struct{}) {
 		s.stopAll(s.order(nil), quit)
@@ -186,9 +188,10 @@ func (s *Supervisor) RestartAll() error {
 	})
 }
 
-// Scale changes the number of extractor replicas by delta (within
-// 1..MaxReplicas). Every extractor is restarted with the new --shard i/n;
-// new replicas join the start order after the last extractor.
+// Scale changes the number of replicas of each replicated kind (the
+// extractor) by delta, within 1..MaxReplicas. Every replica is restarted
+// with the new --shard i/n; new replicas join the start order after the
+// last one of their kind.
 func (s *Supervisor) Scale(delta int) error {
 	s.mu.Lock()
 	if !s.running || s.shutting {
@@ -204,16 +207,31 @@ func (s *Supervisor) Scale(delta int) error {
 		return fmt.Errorf("scale %+d to %d replicas (want 1..%d): %w", delta, n, MaxReplicas, ErrScale)
 	}
 	s.replicas = n
-	s.eventLocked(nil, "scale", "extractor replicas → %d", n)
+	s.eventLocked(nil, stage.EventScale, "%s replicas → %d", replicatedNames(), n)
 	s.mu.Unlock()
 	return s.bulk("scale", s.rescale)
 }
 
-// rescale makes the extractor instances match s.replicas: stop them all,
-// add or remove instances, start them all with the new shard count.
+// replicatedNames names the replicated kinds for an event: "extractor".
+func replicatedNames() string {
+	out := ""
+	for _, sp := range stage.Table {
+		if sp.Replicated {
+			if out != "" {
+				out += "/"
+			}
+			out += string(sp.Kind)
+		}
+	}
+	return out
+}
+
+// rescale makes the instances of each replicated kind match s.replicas:
+// stop them all, add or remove instances, start them all with the new
+// shard count.
 func (s *Supervisor) rescale(quit <-chan struct{}) {
-	isX := func(in *instance) bool { return in.kind == KindExtractor }
-	old := s.order(isX)
+	isReplica := func(in *instance) bool { return replicated(in.kind) }
+	old := s.order(isReplica)
 	for _, in := range old {
 		s.mu.Lock()
 		in.wantRun, in.restartReq, in.stopGrace = false, false, s.cfg.StopGrace
@@ -229,11 +247,23 @@ func (s *Supervisor) rescale(quit <-chan struct{}) {
 	default:
 	}
 	s.mu.Lock()
-	n := s.replicas
+	for _, sp := range stage.Table {
+		if sp.Replicated {
+			s.resizeLocked(sp.Kind, s.replicas)
+		}
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.startInOrder(s.order(isReplica), quit)
+}
+
+// resizeLocked removes the instances of kind with index n or more and adds
+// the missing ones after the last instance of kind left in the start order.
+func (s *Supervisor) resizeLocked(kind stage.Kind, n int) {
 	var keep []*instance
 	last := -1
 	for _, in := range s.insts {
-		if in.kind != KindExtractor {
+		if in.kind != kind {
 			keep = append(keep, in)
 			continue
 		}
@@ -248,26 +278,19 @@ func (s *Supervisor) rescale(quit <-chan struct{}) {
 	}
 	have := 0
 	for _, in := range keep {
-		if in.kind == KindExtractor {
+		if in.kind == kind {
 			have++
 		}
 	}
 	var added []*instance
 	for i := have; i < n; i++ {
-		added = append(added, s.newInstance(KindExtractor, extractorName(i), i))
+		added = append(added, s.newInstance(kind, replicaName(kind, i), i))
 	}
-	if last < 0 { // no extractor left in the order: put new ones before the logger, or at the end
-		last = slices.IndexFunc(keep, func(in *instance) bool { return in.kind == KindLogger }) - 1
-		if last < -1 {
-			last = len(keep) - 1
-		}
+	if last < 0 { // none of kind left in the order: put the new ones at the end
+		last = len(keep) - 1
 	}
-	keep = slices.Insert(keep, last+1, added...)
-	s.insts = keep
+	s.insts = slices.Insert(keep, last+1, added...)
 	for _, in := range added {
 		s.startManagerLocked(in)
 	}
-	s.notifyLocked()
-	s.mu.Unlock()
-	s.startInOrder(s.order(isX), quit)
 }

@@ -10,19 +10,6 @@ import (
 	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
-// Delivery modes passed on to every stage.
-const (
-	DeliveryReliable   = "reliable"
-	DeliveryBestEffort = "best-effort"
-)
-
-// Stage kinds.
-const (
-	KindGenerator = "generator"
-	KindExtractor = "extractor"
-	KindLogger    = "logger"
-)
-
 // MaxReplicas bounds Config.Replicas and Scale.
 const MaxReplicas = 16
 
@@ -35,13 +22,15 @@ type Config struct {
 	// Env is added to the environment of every child (tests use it).
 	Env []string
 
-	Images   string  // generator --images; "" = the generator's embedded images
-	DB       string  // logger --db. Defaults to imaging.db
-	Workers  int     // extractor --workers; 0 = the stage's default (NumCPU)
-	Threads  int     // extractor --threads; 0 = the stage's default (1)
-	FPS      float64 // generator --fps; 0 = as fast as delivery allows
-	Delivery string  // reliable or best-effort. Defaults to reliable
-	Replicas int     // extractor replicas, each with --shard i/n. Defaults to 1
+	Images   string         // generator --images; "" = the generator's embedded images
+	DB       string         // logger --db. Defaults to imaging.db
+	Workers  int            // extractor --workers; 0 = the stage's default (NumCPU)
+	Threads  int            // extractor --threads; 0 = the stage's default (1)
+	FPS      float64        // generator --fps; 0 = as fast as delivery allows
+	Delivery stage.Delivery // Defaults to stage.Reliable
+	// Replicas is the number of instances of each replicated kind
+	// (Spec.Replicated: the extractor), each with --shard i/n. Defaults to 1.
+	Replicas int
 
 	// RetainFrames and RetainBytes are the logger's retention: it deletes
 	// the oldest frames beyond them. A generator loops over its folder
@@ -67,7 +56,7 @@ type Config struct {
 	// Restart overrides RestartBase, RestartCap, MaxRestarts and
 	// RestartWindow for the stages of one kind (generator, extractor,
 	// logger); its zero fields keep the values above. Set by the config file.
-	Restart map[string]RestartPolicy
+	Restart map[stage.Kind]RestartPolicy
 
 	StopGrace  time.Duration // SIGTERM → SIGKILL delay for stop and shutdown. Defaults to 10s
 	DrainGrace time.Duration // at shutdown, how long a generator may take to drain. Defaults to 5m: it gives up by itself when nothing drains
@@ -76,7 +65,12 @@ type Config struct {
 
 	// ExtraArgs are appended to the command line of every stage of a kind,
 	// e.g. {"logger": {"--retain-frames", "1000"}}.
-	ExtraArgs map[string][]string
+	ExtraArgs map[stage.Kind][]string
+
+	// Transport carries the status channel and the fault injector's
+	// messages (ZeroMQ's: bus.NewTransport). Required: New fails without
+	// it. Run closes it, so it serves one supervisor.
+	Transport Transport
 }
 
 // DefaultRetainBytes is the logger's default retention in bytes.
@@ -86,7 +80,7 @@ const DefaultRetainBytes = 2 << 30
 func DefaultConfig() Config {
 	return Config{
 		DB:            "imaging.db",
-		Delivery:      DeliveryReliable,
+		Delivery:      stage.Reliable,
 		Replicas:      1,
 		RetainBytes:   DefaultRetainBytes,
 		StatusBind:    "@tcp://127.0.0.1:5557",
@@ -113,7 +107,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "SIFT worker goroutines per extractor (0 = number of CPUs)")
 	fs.IntVar(&c.Threads, "threads", c.Threads, "OpenCV threads per extractor worker (0 = the stage's default, 1)")
 	fs.Float64Var(&c.FPS, "fps", c.FPS, "generator frames per second (0 = as fast as delivery allows)")
-	fs.StringVar(&c.Delivery, "delivery", c.Delivery, "delivery: reliable or best-effort")
+	fs.Var(&c.Delivery, "delivery", "delivery `MODE`: reliable or best-effort")
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "extractor replicas (each takes --shard i/n)")
 	fs.Int64Var(&c.RetainFrames, "retain-frames", c.RetainFrames, "logger: keep only the newest `N` frames (0 = no frame limit)")
 	fs.Func("retain-bytes", "logger: keep only the newest frames within `SIZE` of images, e.g. 500MiB, 0 = no limit (default 2GiB)", func(v string) error {
@@ -129,10 +123,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RestartWindow, "restart-window", c.RestartWindow, "window for --max-restarts")
 	fs.DurationVar(&c.StopGrace, "stop-grace", c.StopGrace, "how long a stopped stage may take before SIGKILL")
 	fs.DurationVar(&c.DrainGrace, "drain-grace", c.DrainGrace, "at shutdown, how long the generator may take to drain unacknowledged frames")
-	for _, kind := range []string{KindGenerator, KindExtractor, KindLogger} {
-		fs.Func(kind+"-args", "extra `ARGS` (space-separated) passed to every "+kind+", e.g. \"--window 16\"", func(s string) error {
+	for _, kind := range stage.Kinds() {
+		fs.Func(string(kind)+"-args", "extra `ARGS` (space-separated) passed to every "+string(kind)+", e.g. \"--window 16\"", func(s string) error {
 			if c.ExtraArgs == nil {
-				c.ExtraArgs = map[string][]string{}
+				c.ExtraArgs = map[stage.Kind][]string{}
 			}
 			c.ExtraArgs[kind] = append(c.ExtraArgs[kind], strings.Fields(s)...)
 			return nil
@@ -175,8 +169,8 @@ func (c Config) withDefaults() (Config, error) {
 		c.QuickExits = d.QuickExits
 	}
 	var errs []error
-	if c.Delivery != DeliveryReliable && c.Delivery != DeliveryBestEffort {
-		errs = append(errs, fmt.Errorf("delivery %q: want %s or %s", c.Delivery, DeliveryReliable, DeliveryBestEffort))
+	if _, err := stage.ParseDelivery(string(c.Delivery)); err != nil {
+		errs = append(errs, fmt.Errorf("delivery %q: want %s or %s", c.Delivery, stage.Reliable, stage.BestEffort))
 	}
 	if c.Replicas < 1 || c.Replicas > MaxReplicas {
 		errs = append(errs, fmt.Errorf("replicas %d: want 1..%d", c.Replicas, MaxReplicas))

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 func TestRegisterFlags(t *testing.T) {
@@ -14,7 +16,7 @@ func TestRegisterFlags(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	c.RegisterFlags(fs)
 	h.RegisterFlags(fs)
-	if c.DB != "imaging.db" || c.Replicas != 1 || c.StatusBind != "@tcp://127.0.0.1:5557" || c.Delivery != DeliveryReliable {
+	if c.DB != "imaging.db" || c.Replicas != 1 || c.StatusBind != "@tcp://127.0.0.1:5557" || c.Delivery != stage.Reliable {
 		t.Fatalf("defaults = %+v", c)
 	}
 	err := fs.Parse([]string{"--images", "/img", "--db", "x.db", "--workers", "3", "--threads", "2", "--fps", "2.5",
@@ -24,12 +26,12 @@ func TestRegisterFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Images != "/img" || c.DB != "x.db" || c.Workers != 3 || c.Threads != 2 || c.FPS != 2.5 || c.Delivery != DeliveryBestEffort ||
+	if c.Images != "/img" || c.DB != "x.db" || c.Workers != 3 || c.Threads != 2 || c.FPS != 2.5 || c.Delivery != stage.BestEffort ||
 		c.Replicas != 2 || c.RunDir != "/tmp/r" || c.RestartBase != 100*time.Millisecond || c.RestartCap != 2*time.Second || c.MaxRestarts != 7 {
 		t.Errorf("parsed = %+v", c)
 	}
-	if want := []string{"--retain-frames", "10", "--retain-bytes", "1GiB"}; !slices.Equal(c.ExtraArgs[KindLogger], want) {
-		t.Errorf("logger args = %q; want %q", c.ExtraArgs[KindLogger], want)
+	if want := []string{"--retain-frames", "10", "--retain-bytes", "1GiB"}; !slices.Equal(c.ExtraArgs[stage.Logger], want) {
+		t.Errorf("logger args = %q; want %q", c.ExtraArgs[stage.Logger], want)
 	}
 	if h.For != 20*time.Second || h.Frames != 5 || h.Chaos != "1s kill logger" || !h.JSON {
 		t.Errorf("headless = %+v", h)
@@ -62,7 +64,7 @@ func TestBackoffBounds(t *testing.T) {
 // never hand a stage a valid message (a valid frame would be stored).
 func TestInjectedMessagesNeverDecode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, kind := range []string{KindGenerator, KindExtractor, KindLogger} {
+	for _, kind := range []stage.Kind{stage.Generator, stage.Extractor, stage.Logger} {
 		if !validFor(kind, validMessage(rng, kind)) {
 			t.Fatalf("validMessage(%s) does not decode", kind)
 		}

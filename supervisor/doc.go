@@ -17,16 +17,30 @@
 //
 // # Wiring
 //
-// Data endpoints are ipc:// sockets in the run directory (Config.RunDir):
+// stage.Table drives it. New creates the instances in the table's order,
+// one of each kind, or Config.Replicas of a replicated kind (KIND-0..n-1,
+// each given --shard i/n). Each port of a kind's Spec becomes an endpoint
+// flag: an ipc:// socket in the run directory (Config.RunDir) named after
+// its link, bound or connected as stage.SupervisedBind says (a replicated
+// kind connects, so its peer binds). The port a stage reads first
+// (Spec.Input) also connects to inj-NAME, where the supervisor publishes
+// while a corrupt or truncate fault is active on that stage. Today's table
+// gives:
 //
-//	generator    --pub @ipc://RUN/img  --ack >ipc://RUN/ack,>ipc://RUN/inj-generator
-//	extractor-i  --sub >ipc://RUN/img,>ipc://RUN/inj-extractor-i --pub >ipc://RUN/proc --shard i/n
-//	logger       --sub @ipc://RUN/proc,>ipc://RUN/inj-logger --ack @ipc://RUN/ack --db PATH
+//	generator    --pub @ipc://RUN/images.sock --ack >ipc://RUN/acks.sock,>ipc://RUN/inj-generator
+//	extractor-i  --sub >ipc://RUN/images.sock,>ipc://RUN/inj-extractor-i --pub >ipc://RUN/processed.sock --shard i/n
+//	logger       --sub @ipc://RUN/processed.sock,>ipc://RUN/inj-logger --ack @ipc://RUN/acks.sock
 //
 // Every stage also gets --status (the connect form of Config.StatusBind),
-// --instance NAME and --delivery. The logger binds its input so any number
-// of extractor replicas can connect. The inj-NAME endpoints are bound by the
-// supervisor while a corrupt or truncate fault is active on that stage.
+// --instance NAME and --delivery, then the options only its kind has
+// (generator --state, --images, --fps; extractor --workers, --threads;
+// logger --db, --retain-*) and the operator's --KIND-args. A kind that
+// keeps memory (Spec.KeepsMemory) starts with stage.WithKeptMemory's
+// environment unless its args say --return-memory.
+//
+// The supervisor's own messaging, the status channel and the inject
+// publishers, goes through Config.Transport (ZeroMQ's is
+// bus.NewTransport), so this package builds without cgo.
 //
 // # States and restarts
 //
@@ -46,9 +60,10 @@
 //
 // All methods are safe for concurrent use and return at once. Run owns a
 // manager goroutine per stage (spawn, wait, backoff), a status receiver
-// (the only user of the status socket), a monitor (stale detection, fps
-// history), a database poller (read-only row counts once a second, kept
-// open) and the fault injector (the only user of the inject sockets). Bulk
+// (the only reader of the Transport's status channel), a monitor (stale
+// detection, fps history), a database poller (read-only row counts once a
+// second, kept open) and the fault injector (the only user of the inject
+// publishers). Run closes the Transport after they have returned. Bulk
 // operations (start in order, RestartAll, Scale, shutdown) run one at a time
 // in goroutines Run waits for. State is guarded by one mutex; Snapshot
 // returns a deep copy.

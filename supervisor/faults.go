@@ -2,12 +2,13 @@ package supervisor
 
 import (
 	"encoding/binary"
+	"io"
 	"math/rand/v2"
-	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
@@ -19,19 +20,20 @@ const (
 )
 
 // procFaults are tied to one process: they end when it exits.
-var procFaults = []Fault{FaultPause, FaultSlow, FaultSilent, FaultDBFull}
+var procFaults = []stage.Fault{stage.FaultPause, stage.FaultSlow, stage.FaultSilent, stage.FaultDBFull}
 
 // Inject toggles fault f on stage name: on when inactive, off when active.
 // FaultKill is one-shot (the same as Kill). Every change is logged as an
-// event. See the Fault constants for what each does.
-func (s *Supervisor) Inject(name string, f Fault) error {
+// event. See the stage.Fault constants for what each does; a fault the
+// stage's Spec does not list is ErrWrongKind.
+func (s *Supervisor) Inject(name string, f stage.Fault) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	in, err := s.controlLocked("inject "+string(f), name)
 	if err != nil {
 		return err
 	}
-	if f == FaultKill {
+	if f == stage.FaultKill {
 		return s.killLocked(in)
 	}
 	return s.setFaultLocked(in, f, !in.faults[f])
@@ -39,15 +41,15 @@ func (s *Supervisor) Inject(name string, f Fault) error {
 
 // Clear turns fault f off on stage name if it is active; clearing an
 // inactive fault is not an error.
-func (s *Supervisor) Clear(name string, f Fault) error {
+func (s *Supervisor) Clear(name string, f stage.Fault) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	in, err := s.controlLocked("clear "+string(f), name)
 	if err != nil {
 		return err
 	}
-	if f == FaultKill || !in.faults[f] {
-		if !validFault(f) {
+	if f == stage.FaultKill || !in.faults[f] {
+		if !slices.Contains(stage.AllFaults, f) {
 			return &StageError{name, "clear " + string(f), ErrUnknownFault}
 		}
 		return nil
@@ -55,20 +57,14 @@ func (s *Supervisor) Clear(name string, f Fault) error {
 	return s.setFaultLocked(in, f, false)
 }
 
-func validFault(f Fault) bool {
-	for _, x := range AllFaults {
-		if x == f {
-			return true
-		}
-	}
-	return false
-}
-
 // setFaultLocked turns f on or off on in.
-func (s *Supervisor) setFaultLocked(in *instance, f Fault, on bool) error {
+func (s *Supervisor) setFaultLocked(in *instance, f stage.Fault, on bool) error {
 	op := "inject " + string(f)
 	if !on {
 		op = "clear " + string(f)
+	}
+	if sp, ok := stage.Lookup(in.kind); ok && slices.Contains(stage.AllFaults, f) && !sp.Has(f) {
+		return &StageError{in.name, op, ErrWrongKind}
 	}
 	needPID := func() error {
 		if in.pid == 0 || in.stopping {
@@ -77,16 +73,16 @@ func (s *Supervisor) setFaultLocked(in *instance, f Fault, on bool) error {
 		return nil
 	}
 	switch f {
-	case FaultPause:
+	case stage.FaultPause:
 		if on {
 			if err := needPID(); err != nil {
 				return err
 			}
 			signalGroup(in.pid, syscall.SIGSTOP)
-		} else if !in.faults[FaultSlow] {
+		} else if !in.faults[stage.FaultSlow] {
 			signalGroup(in.pid, syscall.SIGCONT)
 		}
-	case FaultSlow:
+	case stage.FaultSlow:
 		if on {
 			if err := needPID(); err != nil {
 				return err
@@ -99,26 +95,23 @@ func (s *Supervisor) setFaultLocked(in *instance, f Fault, on bool) error {
 				close(in.slowStop)
 				in.slowStop = nil
 			}
-			if !in.faults[FaultPause] {
+			if !in.faults[stage.FaultPause] {
 				signalGroup(in.pid, syscall.SIGCONT)
 			}
 		}
-	case FaultSilent, FaultDBFull:
-		if f == FaultDBFull && in.kind != KindLogger {
-			return &StageError{in.name, op, ErrWrongKind}
-		}
+	case stage.FaultSilent, stage.FaultDBFull:
 		if err := needPID(); err != nil {
 			if on {
 				return err
 			}
 			break // the process is gone, and its toggle with it
 		}
-		sig := syscall.SIGUSR1
-		if f == FaultDBFull {
-			sig = syscall.SIGUSR2
+		sig := stage.SignalSilent
+		if f == stage.FaultDBFull {
+			sig = stage.SignalDBFull
 		}
 		_ = syscall.Kill(in.pid, sig)
-	case FaultCrashLoop:
+	case stage.FaultCrashLoop:
 		in.faults[f] = on
 		if on {
 			if in.pid != 0 {
@@ -130,17 +123,17 @@ func (s *Supervisor) setFaultLocked(in *instance, f Fault, on bool) error {
 				s.reviveLocked(in)
 			}
 		}
-	case FaultCorrupt, FaultTruncate:
+	case stage.FaultCorrupt, stage.FaultTruncate:
 		// injectLoop reads the flag.
 	default:
 		return &StageError{in.name, op, ErrUnknownFault}
 	}
 	in.faults[f] = on
-	in.paused = in.faults[FaultPause] || in.faults[FaultSlow]
+	in.paused = in.faults[stage.FaultPause] || in.faults[stage.FaultSlow]
 	if on {
-		s.eventLocked(in, "fault", "%s on", f)
+		s.eventLocked(in, stage.EventFault, "%s on", f)
 	} else {
-		s.eventLocked(in, "fault", "%s off", f)
+		s.eventLocked(in, stage.EventFault, "%s off", f)
 	}
 	s.notifyLocked()
 	return nil
@@ -154,17 +147,17 @@ func (s *Supervisor) clearProcFaultsLocked(in *instance, why string) {
 			continue
 		}
 		switch f {
-		case FaultSlow:
+		case stage.FaultSlow:
 			if in.slowStop != nil {
 				close(in.slowStop)
 				in.slowStop = nil
 			}
 			signalGroup(in.pid, syscall.SIGCONT)
-		case FaultPause:
+		case stage.FaultPause:
 			signalGroup(in.pid, syscall.SIGCONT)
 		}
 		in.faults[f] = false
-		s.eventLocked(in, "fault", "%s off (%s)", f, why)
+		s.eventLocked(in, stage.EventFault, "%s off (%s)", f, why)
 	}
 	in.paused = false
 	s.notifyLocked()
@@ -173,10 +166,10 @@ func (s *Supervisor) clearProcFaultsLocked(in *instance, why string) {
 // clearAllFaultsLocked ends every fault of in (at shutdown or removal).
 func (s *Supervisor) clearAllFaultsLocked(in *instance, why string) {
 	s.clearProcFaultsLocked(in, why)
-	for _, f := range []Fault{FaultCrashLoop, FaultCorrupt, FaultTruncate} {
+	for _, f := range []stage.Fault{stage.FaultCrashLoop, stage.FaultCorrupt, stage.FaultTruncate} {
 		if in.faults[f] {
 			in.faults[f] = false
-			s.eventLocked(in, "fault", "%s off (%s)", f, why)
+			s.eventLocked(in, stage.EventFault, "%s off (%s)", f, why)
 		}
 	}
 }
@@ -207,7 +200,7 @@ func (s *Supervisor) slowLoop(in *instance, pid int, stop <-chan struct{}) {
 			signalGroup(pid, syscall.SIGSTOP)
 			t.Reset(slowPeriod - slowRunning)
 		} else {
-			if !in.faults[FaultPause] {
+			if !in.faults[stage.FaultPause] {
 				signalGroup(pid, syscall.SIGCONT)
 			}
 			t.Reset(slowRunning)
@@ -217,71 +210,86 @@ func (s *Supervisor) slowLoop(in *instance, pid int, stop <-chan struct{}) {
 	}
 }
 
-// injectLoop owns the inject PUB sockets (ipc://RUN/inj-NAME), binding one
+// injectLoop owns the inject publishers (ipc://RUN/inj-NAME), binding one
 // while a stage has corrupt or truncate active and closing it after, and
 // publishes one bad message of each active kind every injectEvery.
-func (s *Supervisor) injectLoop(zctx *bus.Context, quit <-chan struct{}) {
-	socks := map[string]*bus.Socket{}
+func (s *Supervisor) injectLoop(quit <-chan struct{}) {
+	pubs := map[string]io.WriteCloser{}
 	defer func() {
-		for _, sk := range socks {
-			_ = sk.Close()
+		for _, p := range pubs {
+			_ = p.Close()
 		}
 	}()
 	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	tick := time.NewTicker(injectEvery)
 	defer tick.Stop()
-	type target struct {
-		name, kind        string
-		corrupt, truncate bool
-	}
 	for {
 		select {
 		case <-quit:
 			return
 		case <-tick.C:
 		}
-		var targets []target
-		s.mu.Lock()
-		for _, in := range s.insts {
-			if in.faults[FaultCorrupt] || in.faults[FaultTruncate] {
-				targets = append(targets, target{in.name, in.kind, in.faults[FaultCorrupt], in.faults[FaultTruncate]})
-			}
-		}
-		s.mu.Unlock()
 		want := map[string]bool{}
-		for _, t := range targets {
+		for _, t := range s.injectTargets() {
 			want[t.name] = true
-			sk := socks[t.name]
-			if sk == nil {
-				ep := "@ipc://" + filepath.Join(s.cfg.RunDir, "inj-"+t.name)
+			p := pubs[t.name]
+			if p == nil {
 				var err error
-				if sk, err = zctx.Pub(ep, bus.Options{HWM: 10, Linger: time.Millisecond}); err != nil {
+				if p, err = s.cfg.Transport.OpenPublisher(stage.Bind(s.injectAddr(t.name))); err != nil {
 					s.mu.Lock()
-					s.eventLocked(nil, "fault", "inject socket for %s: %v", t.name, err)
+					s.eventLocked(nil, stage.EventFault, "inject socket for %s: %v", t.name, err)
 					s.mu.Unlock()
 					continue
 				}
-				socks[t.name] = sk
+				pubs[t.name] = p
 			}
 			if t.corrupt {
-				_ = sk.Send(garbage(rng, t.kind))
+				_, _ = p.Write(garbage(rng, t.kind))
 			}
 			if t.truncate {
-				_ = sk.Send(truncated(rng, t.kind))
+				_, _ = p.Write(truncated(rng, t.kind))
 			}
 		}
-		for name, sk := range socks {
+		for name, p := range pubs {
 			if !want[name] {
-				_ = sk.Close()
-				delete(socks, name)
+				_ = p.Close()
+				delete(pubs, name)
 			}
 		}
 	}
 }
 
+// injectTarget is a stage with corrupt or truncate active.
+type injectTarget struct {
+	name              string
+	kind              stage.Kind
+	corrupt, truncate bool
+}
+
+// injectTargets lists the stages whose input the injector feeds now.
+func (s *Supervisor) injectTargets() []injectTarget {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []injectTarget
+	for _, in := range s.insts {
+		if in.faults[stage.FaultCorrupt] || in.faults[stage.FaultTruncate] {
+			out = append(out, injectTarget{in.name, in.kind, in.faults[stage.FaultCorrupt], in.faults[stage.FaultTruncate]})
+		}
+	}
+	return out
+}
+
+// inputLink is the link a stage of kind reads first, where injected
+// messages arrive.
+func inputLink(kind stage.Kind) stage.Link {
+	sp, _ := stage.Lookup(kind)
+	p, _ := sp.Input()
+	return p.Link
+}
+
 // garbage returns random bytes of random length that do not decode as a
 // valid message for a stage of kind.
-func garbage(rng *rand.Rand, kind string) []byte {
+func garbage(rng *rand.Rand, kind stage.Kind) []byte {
 	for {
 		b := make([]byte, rng.IntN(2048))
 		for i := range b {
@@ -299,11 +307,11 @@ func garbage(rng *rand.Rand, kind string) []byte {
 // truncated returns a valid message for a stage of kind, cut short or with a
 // length field that claims more bytes than the message holds. It never
 // decodes: a prefix that happened to be a complete message would be stored.
-func truncated(rng *rand.Rand, kind string) []byte {
+func truncated(rng *rand.Rand, kind stage.Kind) []byte {
 	for {
 		full := validMessage(rng, kind)
 		var b []byte
-		if rng.IntN(2) == 0 || kind == KindGenerator {
+		if rng.IntN(2) == 0 || inputLink(kind) == stage.LinkAcks { // an ack has no length field to lie in
 			b = full[:rng.IntN(len(full))]
 		} else {
 			b = lie(rng, full)
@@ -333,11 +341,12 @@ func lie(rng *rand.Rand, full []byte) []byte {
 	return b
 }
 
-func inputType(kind string) wire.Type {
-	switch kind {
-	case KindGenerator:
+// inputType is the type of the messages a stage of kind reads first.
+func inputType(kind stage.Kind) wire.Type {
+	switch inputLink(kind) {
+	case stage.LinkAcks:
 		return wire.TypeAck
-	case KindLogger:
+	case stage.LinkProcessed:
 		return wire.TypeProcessed
 	}
 	return wire.TypeImage
@@ -345,8 +354,8 @@ func inputType(kind string) wire.Type {
 
 // validMessage builds a small well-formed message of the kind a stage of kind
 // reads (an ack for the generator), without the trailer.
-func validMessage(rng *rand.Rand, kind string) []byte {
-	if kind == KindGenerator {
+func validMessage(rng *rand.Rand, kind stage.Kind) []byte {
+	if inputType(kind) == wire.TypeAck {
 		a := wire.Ack{StreamID: rng.Uint64(), Seqs: []uint64{rng.Uint64N(100) + 1, rng.Uint64N(100) + 101}}
 		b, _ := a.MarshalBinary()
 		return b
@@ -367,8 +376,8 @@ func validMessage(rng *rand.Rand, kind string) []byte {
 }
 
 // validFor reports whether b would be accepted by a stage of kind.
-func validFor(kind string, b []byte) bool {
-	if kind == KindGenerator {
+func validFor(kind stage.Kind, b []byte) bool {
+	if inputType(kind) == wire.TypeAck {
 		_, err := wire.DecodeAck(b)
 		return err == nil
 	}

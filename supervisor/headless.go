@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/db"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // HeadlessOptions drive RunHeadless.
@@ -38,7 +39,7 @@ func (o *HeadlessOptions) RegisterFlags(fs *flag.FlagSet) {
 // Summary is what a headless run prints last, as one JSON object.
 type Summary struct {
 	OK              bool               `json:"ok"`
-	Delivery        string             `json:"delivery"`
+	Delivery        stage.Delivery     `json:"delivery"`
 	Seconds         float64            `json:"seconds"`
 	StopReason      string             `json:"stop_reason"`
 	FramesPublished uint64             `json:"frames_published"` // per generator stream, the highest seq published (reported or stored); summed
@@ -74,9 +75,9 @@ type SummaryStream struct {
 // SummaryRemote is a remote stage (observed, not controlled) seen during
 // the run.
 type SummaryRemote struct {
-	Name string  `json:"name"`
-	Kind string  `json:"kind"`
-	FPS  float64 `json:"fps"` // average over the status lines it appeared in
+	Name string     `json:"name"`
+	Kind stage.Kind `json:"kind"`
+	FPS  float64    `json:"fps"` // average over the status lines it appeared in
 }
 
 // Invariant is one checked property of a run.
@@ -105,7 +106,7 @@ func RunHeadless(ctx context.Context, sup *Supervisor, o HeadlessOptions) (Summa
 		out = os.Stdout
 	}
 	h := &headless{sup: sup, o: o, out: out, fpsSum: map[string]float64{}, fpsN: map[string]int{},
-		peakRSS: map[string]int64{}, remote: map[string]string{}}
+		peakRSS: map[string]int64{}, remote: map[string]stage.Kind{}}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -187,8 +188,8 @@ type headless struct {
 	lastEvent uint64
 	fpsSum    map[string]float64
 	fpsN      map[string]int
-	peakRSS   map[string]int64  // bytes, by stage instance
-	remote    map[string]string // remote stages seen: name → kind
+	peakRSS   map[string]int64      // bytes, by stage instance
+	remote    map[string]stage.Kind // remote stages seen: name → kind
 	chaosErrs []string
 }
 
@@ -238,15 +239,15 @@ func (h *headless) printEvents(snap Snapshot) {
 func (h *headless) statusLine(snap Snapshot) {
 	h.lastLine = time.Now()
 	type stageJSON struct {
-		Name     string  `json:"name"`
-		State    State   `json:"state"`
-		PID      int     `json:"pid,omitempty"`
-		FPS      float64 `json:"fps"`
-		Queue    int     `json:"queue"`
-		Dropped  uint64  `json:"dropped"`
-		Errors   uint64  `json:"errors"`
-		Restarts int     `json:"restarts"`
-		Faults   []Fault `json:"faults,omitempty"`
+		Name     string        `json:"name"`
+		State    State         `json:"state"`
+		PID      int           `json:"pid,omitempty"`
+		FPS      float64       `json:"fps"`
+		Queue    int           `json:"queue"`
+		Dropped  uint64        `json:"dropped"`
+		Errors   uint64        `json:"errors"`
+		Restarts int           `json:"restarts"`
+		Faults   []stage.Fault `json:"faults,omitempty"`
 	}
 	var parts []string
 	var js []stageJSON
@@ -303,6 +304,52 @@ func (h *headless) summary(snap Snapshot, reason string) Summary {
 		Streams:      []SummaryStream{},
 		Invariants:   []Invariant{},
 	}
+	h.summarizeStages(&sum, snap)
+	stored, integrity, dbErr := readFinalDB(h.sup.cfg.DB)
+	tally := summarizeStreams(&sum, snap.Streams, stored)
+	if dbErr != nil {
+		sum.check("database_readable", false, "%v", dbErr)
+	}
+	for _, s := range stored {
+		sum.FramesStored += s.Frames
+	}
+	if n := finalImages(h.sup.cfg.DB); n >= 0 {
+		sum.FramesStored = n // includes frames without stream/seq (seed peers)
+	}
+	sum.check("progress", sum.FramesStored > 0, "%d frames stored", sum.FramesStored)
+	if snap.Delivery == stage.Reliable {
+		tally.checkReliable(&sum)
+	} else {
+		var dropped uint64
+		for _, st := range snap.Stages {
+			if st.Kind == stage.Logger {
+				dropped += st.TotalDropped
+			}
+		}
+		sum.check("dropped_equals_gaps", int64(dropped) == sum.Lost, "logger reported %d dropped; database has %d gaps", dropped, sum.Lost)
+		sum.check("no_duplicates", sum.Duplicates == 0, "%d duplicate rows", sum.Duplicates)
+	}
+	sum.check("integrity_check", integrity == "ok" || integrity == "no database", "%s", integrity)
+	left := h.sup.Leftovers()
+	sum.check("no_orphans", len(left) == 0, "process groups still alive: %v", left)
+	sum.OK = !slices.ContainsFunc(sum.Invariants, func(i Invariant) bool { return !i.OK })
+	return sum
+}
+
+// check records invariant name.
+func (s *Summary) check(name string, ok bool, format string, args ...any) {
+	s.Invariants = append(s.Invariants, Invariant{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+}
+
+// summarizeStages fills the per-stage figures: restarts, kills, peak
+// memory, average fps, and the remote stages seen.
+func (h *headless) summarizeStages(sum *Summary, snap Snapshot) {
+	avg := func(name string) float64 {
+		if n := h.fpsN[name]; n > 0 {
+			return float64(int(h.fpsSum[name]/float64(n)*100+0.5)) / 100
+		}
+		return 0
+	}
 	for _, st := range snap.Stages {
 		if st.State == StateRemote {
 			h.remote[st.Name] = st.Kind
@@ -311,106 +358,80 @@ func (h *headless) summary(snap Snapshot, reason string) Summary {
 		sum.Restarts[st.Name] = st.Restarts
 		sum.Kills += st.Kills
 		sum.PeakRSSMB[st.Name] = float64(h.peakRSS[st.Name]*10>>20) / 10
-		if n := h.fpsN[st.Name]; n > 0 {
-			sum.FPS[st.Name] = float64(int(h.fpsSum[st.Name]/float64(n)*100+0.5)) / 100
-		} else {
-			sum.FPS[st.Name] = 0
-		}
+		sum.FPS[st.Name] = avg(st.Name)
 	}
 	for _, name := range slices.Sorted(maps.Keys(h.remote)) {
-		r := SummaryRemote{Name: name, Kind: h.remote[name]}
-		if n := h.fpsN[name]; n > 0 {
-			r.FPS = float64(int(h.fpsSum[name]/float64(n)*100+0.5)) / 100
-		}
-		sum.Remote = append(sum.Remote, r)
+		sum.Remote = append(sum.Remote, SummaryRemote{Name: name, Kind: h.remote[name], FPS: avg(name)})
 	}
-	add := func(name string, ok bool, format string, args ...any) {
-		sum.Invariants = append(sum.Invariants, Invariant{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
-	}
+}
 
-	published := map[uint64]StreamSnapshot{}
-	for _, s := range snap.Streams {
-		published[s.StreamID] = s
+// streamTally is what the generator streams say about reliable delivery.
+type streamTally struct {
+	lostKilled                    int64    // missing seqs in streams of killed generators
+	killed, mismatched, undrained []string // streams that were killed, or stopped but do not add up
+	stopped                       int      // streams whose generator stopped on request
+}
+
+// summarizeStreams matches the streams the generators reported (published)
+// against those in the database (stored), fills sum's per-stream figures
+// and totals, and tallies the streams for the reliable checks.
+func summarizeStreams(sum *Summary, published []StreamSnapshot, stored []db.StreamStats) streamTally {
+	pubByID := map[uint64]StreamSnapshot{}
+	ids := make([]uint64, 0, len(published)+len(stored))
+	for _, s := range published {
+		pubByID[s.StreamID] = s
+		ids = append(ids, s.StreamID)
 	}
-	stored, integrity, dbErr := readFinalDB(h.sup.cfg.DB)
 	byID := map[uint64]db.StreamStats{}
 	for _, s := range stored {
 		byID[s.StreamID] = s
-	}
-	ids := make([]uint64, 0, len(published)+len(stored))
-	for _, s := range snap.Streams {
-		ids = append(ids, s.StreamID)
-	}
-	for _, s := range stored {
-		if _, ok := published[s.StreamID]; !ok {
+		if _, ok := pubByID[s.StreamID]; !ok {
 			ids = append(ids, s.StreamID)
 		}
 	}
-	var lostKilled int64
-	var killedStreams, mismatched, undrained []string
-	stopped := 0
+	var t streamTally
 	for _, id := range ids {
-		p, d := published[id], byID[id]
+		p, d := pubByID[id], byID[id]
 		// A killed generator's last status may be up to one report old; a
 		// stored frame proves its seq was published.
 		pub := max(p.LastSeq, d.LastSeq)
 		sum.FramesPublished += pub
-		ss := SummaryStream{StreamID: id, Generator: p.Instance, Published: pub, Stored: d.Frames,
-			FirstSeq: d.FirstSeq, LastSeq: d.LastSeq, Missing: d.Missing, Duplicates: d.Duplicates, Drained: p.Clean}
-		sum.Streams = append(sum.Streams, ss)
+		sum.Streams = append(sum.Streams, SummaryStream{StreamID: id, Generator: p.Instance, Published: pub, Stored: d.Frames,
+			FirstSeq: d.FirstSeq, LastSeq: d.LastSeq, Missing: d.Missing, Duplicates: d.Duplicates, Drained: p.Clean})
 		sum.Lost += d.Missing
 		sum.Duplicates += d.Duplicates
 		if !p.StopOK {
-			lostKilled += d.Missing
-			killedStreams = append(killedStreams, fmt.Sprintf("%d", id))
+			t.lostKilled += d.Missing
+			t.killed = append(t.killed, fmt.Sprintf("%d", id))
 			continue
 		}
-		stopped++
+		t.stopped++
 		if p.Unacked != 0 {
-			undrained = append(undrained, fmt.Sprintf("stream %d: %d frames unacknowledged at exit", id, p.Unacked))
+			t.undrained = append(t.undrained, fmt.Sprintf("stream %d: %d frames unacknowledged at exit", id, p.Unacked))
 		}
 		// Every seq from 1 to the highest published is stored once; frames
 		// published after the last stored one are covered by
 		// generators_drained (none unacknowledged at exit).
 		if uint64(d.Frames) != pub || (d.Frames > 0 && d.FirstSeq != 1) {
-			mismatched = append(mismatched, fmt.Sprintf("stream %d: published %d, stored %d (seq %d..%d)", id, pub, d.Frames, d.FirstSeq, d.LastSeq))
+			t.mismatched = append(t.mismatched, fmt.Sprintf("stream %d: published %d, stored %d (seq %d..%d)", id, pub, d.Frames, d.FirstSeq, d.LastSeq))
 		}
 	}
-	if dbErr != nil {
-		add("database_readable", false, "%v", dbErr)
-	}
-	for _, s := range stored {
-		sum.FramesStored += s.Frames
-	}
-	if n := finalImages(h.sup.cfg.DB); n >= 0 {
-		sum.FramesStored = n // includes frames without stream/seq (seed peers)
-	}
-	add("progress", sum.FramesStored > 0, "%d frames stored", sum.FramesStored)
-	if snap.Delivery == DeliveryReliable {
-		add("no_loss", sum.Lost-lostKilled == 0, "%d sequence numbers missing (%d in streams of killed generators %v, not counted)",
-			sum.Lost, lostKilled, killedStreams)
-		add("no_duplicates", sum.Duplicates == 0, "%d duplicate rows", sum.Duplicates)
-		add("generators_drained", len(undrained) == 0, "%d generator(s) stopped on request; %s", stopped, strings.Join(undrained, "; "))
-		if stopped == 0 {
-			add("stored_equals_published", true, "no generator was stopped cleanly (all killed): nothing to compare")
-		} else {
-			add("stored_equals_published", len(mismatched) == 0, "%d stream(s) of generators stopped cleanly; %s", stopped, strings.Join(mismatched, "; "))
-		}
+	return t
+}
+
+// checkReliable adds reliable delivery's invariants: nothing lost or
+// duplicated but in streams of killed generators, and every generator
+// stopped on request drained and had all it published stored.
+func (t streamTally) checkReliable(sum *Summary) {
+	sum.check("no_loss", sum.Lost-t.lostKilled == 0, "%d sequence numbers missing (%d in streams of killed generators %v, not counted)",
+		sum.Lost, t.lostKilled, t.killed)
+	sum.check("no_duplicates", sum.Duplicates == 0, "%d duplicate rows", sum.Duplicates)
+	sum.check("generators_drained", len(t.undrained) == 0, "%d generator(s) stopped on request; %s", t.stopped, strings.Join(t.undrained, "; "))
+	if t.stopped == 0 {
+		sum.check("stored_equals_published", true, "no generator was stopped cleanly (all killed): nothing to compare")
 	} else {
-		var dropped uint64
-		for _, st := range snap.Stages {
-			if st.Kind == KindLogger {
-				dropped += st.TotalDropped
-			}
-		}
-		add("dropped_equals_gaps", int64(dropped) == sum.Lost, "logger reported %d dropped; database has %d gaps", dropped, sum.Lost)
-		add("no_duplicates", sum.Duplicates == 0, "%d duplicate rows", sum.Duplicates)
+		sum.check("stored_equals_published", len(t.mismatched) == 0, "%d stream(s) of generators stopped cleanly; %s", t.stopped, strings.Join(t.mismatched, "; "))
 	}
-	add("integrity_check", integrity == "ok" || integrity == "no database", "%s", integrity)
-	left := h.sup.Leftovers()
-	add("no_orphans", len(left) == 0, "process groups still alive: %v", left)
-	sum.OK = !slices.ContainsFunc(sum.Invariants, func(i Invariant) bool { return !i.OK })
-	return sum
 }
 
 // readFinalDB reads the per-stream statistics and runs the integrity check.

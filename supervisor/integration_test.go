@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/db"
+	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // The real binary, built once (on first use) into binDir, which TestMain
@@ -79,8 +81,9 @@ func realConfig(t *testing.T, dir string) Config {
 	cfg.Images = testImages(t, dir)
 	cfg.Workers = 2
 	if v := os.Getenv("SV_IT_DELIVERY"); v != "" {
-		cfg.Delivery = v
+		cfg.Delivery = stage.Delivery(v)
 	}
+	cfg.Transport = bus.NewTransport()
 	return cfg
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
@@ -51,10 +52,10 @@ func fakeStage(args []string) int {
 		fmt.Fprintln(os.Stderr, "fake stage: want stage KIND ...")
 		return 2
 	}
-	kind := args[1]
+	kind := stage.Kind(args[1])
 	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
 	status := fs.String("status", "", "")
-	instance := fs.String("instance", kind, "")
+	instance := fs.String("instance", string(kind), "")
 	delivery := fs.String("delivery", "reliable", "")
 	sub := fs.String("sub", "", "")
 	ack := fs.String("ack", "", "")
@@ -92,7 +93,7 @@ func fakeStage(args []string) int {
 	}
 	var valid, invalid atomic.Uint64
 	in := *sub
-	if kind == KindGenerator {
+	if kind == stage.Generator {
 		in = *ack
 	}
 	stopIn := make(chan struct{})
@@ -126,8 +127,8 @@ func fakeStage(args []string) int {
 		}
 	}()
 	fmt.Fprintf(os.Stderr, "fake %s %s pid %d shard %s\n", kind, *instance, os.Getpid(), *shard)
-	st := wire.Status{Stage: kind, Instance: *instance, PID: os.Getpid(), StartedAt: time.Now(), Delivery: *delivery, State: wire.StateRunning}
-	if kind == KindGenerator {
+	st := wire.Status{Stage: string(kind), Instance: *instance, PID: os.Getpid(), StartedAt: time.Now(), Delivery: *delivery, State: wire.StateRunning}
+	if kind == stage.Generator {
 		st.StreamID = rand.Uint64() | 1
 	}
 	silent := false
@@ -241,6 +242,7 @@ func fakeConfig(dir string) Config {
 	cfg.RestartCap = 400 * time.Millisecond
 	cfg.StopGrace = 3 * time.Second
 	cfg.DrainGrace = 3 * time.Second
+	cfg.Transport = bus.NewTransport()
 	return cfg
 }
 

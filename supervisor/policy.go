@@ -1,6 +1,10 @@
 package supervisor
 
-import "time"
+import (
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+)
 
 // RestartPolicy is the part of the restart policy that Config.Restart can
 // set per stage kind. Zero fields keep the global values.
@@ -13,7 +17,7 @@ type RestartPolicy struct {
 
 // restartPolicy returns the policy of the stages of kind: the global
 // values, overridden by the positive fields of c.Restart[kind].
-func (c *Config) restartPolicy(kind string) RestartPolicy {
+func (c *Config) restartPolicy(kind stage.Kind) RestartPolicy {
 	p := RestartPolicy{Base: c.RestartBase, Cap: c.RestartCap, MaxRestarts: c.MaxRestarts, Window: c.RestartWindow}
 	o := c.Restart[kind]
 	if o.Base > 0 {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // handStarted is a stage process started by hand, as an operator would on
@@ -119,9 +121,10 @@ func TestRemoteStagesOverTCP(t *testing.T) {
 		return okA && okB && a.State == StateRemote && b.State == StateRemote && a.Status != nil && b.Status != nil
 	})
 	for _, want := range []struct {
-		name, kind string
-		pid        int
-	}{{"far-real", KindExtractor, real.cmd.Process.Pid}, {"far-fake", KindLogger, fake.cmd.Process.Pid}} {
+		name string
+		kind stage.Kind
+		pid  int
+	}{{"far-real", stage.Extractor, real.cmd.Process.Pid}, {"far-fake", stage.Logger, fake.cmd.Process.Pid}} {
 		st, _ := stageOf(snap, want.name)
 		if st.Kind != want.kind || st.Status.PID != want.pid || st.PID != 0 {
 			t.Errorf("%s: kind %q status pid %d supervisor pid %d; want kind %q, status pid %d, no supervisor pid",
@@ -143,7 +146,7 @@ func TestRemoteStagesOverTCP(t *testing.T) {
 	}
 
 	// The metrics endpoint, scraped over HTTP, shows them as remote and up.
-	url := serveMetricsForTest(t, r.sup)
+	url := ServeMetricsForTest(t, r.sup)
 	fams := scrapeMetrics(t, url)
 	for _, name := range []string{"far-real", "far-fake"} {
 		if v, ok := promValue(fams, "imaging_stage_state", map[string]string{"instance": name, "state": "remote"}); !ok || v != 1 {
@@ -171,9 +174,9 @@ func stageNames(snap Snapshot) []string {
 	return out
 }
 
-func hasEvent(snap Snapshot, stage, kind string) bool {
+func hasEvent(snap Snapshot, name string, kind stage.EventKind) bool {
 	for _, e := range snap.Events {
-		if e.Stage == stage && e.Kind == kind {
+		if e.Stage == name && e.Kind == kind {
 			return true
 		}
 	}
@@ -223,7 +226,7 @@ func TestHeadlessSummaryListsRemoteStages(t *testing.T) {
 	if sum.StopReason != "interrupted" {
 		t.Errorf("stop reason %q; want interrupted", sum.StopReason)
 	}
-	if len(sum.Remote) != 1 || sum.Remote[0].Name != "far-h" || sum.Remote[0].Kind != KindExtractor || sum.Remote[0].FPS <= 0 {
+	if len(sum.Remote) != 1 || sum.Remote[0].Name != "far-h" || sum.Remote[0].Kind != stage.Extractor || sum.Remote[0].FPS <= 0 {
 		t.Errorf("summary remote = %+v; want far-h, an extractor, fps > 0", sum.Remote)
 	}
 	if _, ok := sum.Restarts["far-h"]; ok {

@@ -62,16 +62,53 @@ func (s *Supervisor) manage(in *instance) {
 	}
 }
 
-// commandLocked builds the stage's command line and environment.
+// commandLocked builds the stage's command line and environment from its
+// Spec: an endpoint flag for each of its ports (ipc:// in the run folder,
+// bound or connected as stage.SupervisedBind says), the inject endpoint
+// added to its input, --shard for a replicated kind, then the options only
+// its kind has (kindArgs) and the operator's --KIND-args.
 func (s *Supervisor) commandLocked(in *instance) (args, env []string) {
 	c := &s.cfg
-	ipc := func(prefix, name string) string { return prefix + "ipc://" + filepath.Join(c.RunDir, name) }
-	inj := ipc(">", "inj-"+in.name)
-	args = []string{"stage", in.kind, "--status", s.statusConn, "--instance", in.name, "--delivery", c.Delivery}
+	sp, _ := stage.Lookup(in.kind)
+	args = []string{"stage", string(in.kind), "--" + stage.StatusPort.Flag, s.statusConn,
+		"--instance", in.name, "--delivery", string(c.Delivery)}
+	input, _ := sp.Input()
+	for _, p := range sp.Ports {
+		ep := stage.Connect(ipcAddr(c.RunDir, linkFile(p.Link)))
+		if stage.SupervisedBind(in.kind, p) {
+			ep = stage.Bind(ipcAddr(c.RunDir, linkFile(p.Link)))
+		}
+		if p.Flag == input.Flag {
+			ep += "," + stage.Connect(s.injectAddr(in.name))
+		}
+		args = append(args, "--"+p.Flag, ep)
+	}
+	if sp.Replicated {
+		args = append(args, "--shard", strconv.Itoa(in.index)+"/"+strconv.Itoa(max(s.countLocked(in.kind), 1)))
+	}
+	args = append(args, s.kindArgs(in)...)
+	args = append(args, c.ExtraArgs[in.kind]...)
+	env = append(os.Environ(), c.Env...)
+	if sp.KeepsMemory && !slices.Contains(c.ExtraArgs[in.kind], "--return-memory") {
+		// Set here, not by the stage re-executing itself, which would
+		// lose the Pdeathsig that ties it to this process.
+		env, _ = stage.WithKeptMemory(env)
+	}
+	if in.faults[stage.FaultCrashLoop] {
+		env = append(env, stage.CrashFaultEnv+"=1")
+	}
+	return args, env
+}
+
+// kindArgs are the options that only one kind of stage has: what to read
+// and how fast (generator), how many threads (extractor), where to store
+// and how much to keep (logger).
+func (s *Supervisor) kindArgs(in *instance) []string {
+	c := &s.cfg
+	var args []string
 	switch in.kind {
-	case KindGenerator:
-		args = append(args, "--pub", ipc("@", "img"), "--ack", ipc(">", "ack")+","+inj)
-		if c.Delivery == DeliveryReliable {
+	case stage.Generator:
+		if c.Delivery == stage.Reliable {
 			// Keeps the stream and its frames in flight across a restart, so
 			// even a SIGKILLed generator loses nothing.
 			args = append(args, "--state", filepath.Join(c.RunDir, in.name+".state"))
@@ -82,23 +119,15 @@ func (s *Supervisor) commandLocked(in *instance) (args, env []string) {
 		if c.FPS > 0 {
 			args = append(args, "--fps", strconv.FormatFloat(c.FPS, 'g', -1, 64))
 		}
-	case KindExtractor:
-		n := 0
-		for _, x := range s.insts {
-			if x.kind == KindExtractor {
-				n++
-			}
-		}
-		args = append(args, "--sub", ipc(">", "img")+","+inj, "--pub", ipc(">", "proc"),
-			"--shard", strconv.Itoa(in.index)+"/"+strconv.Itoa(max(n, 1)))
+	case stage.Extractor:
 		if c.Workers > 0 {
 			args = append(args, "--workers", strconv.Itoa(c.Workers))
 		}
 		if c.Threads > 0 {
 			args = append(args, "--threads", strconv.Itoa(c.Threads))
 		}
-	case KindLogger:
-		args = append(args, "--sub", ipc("@", "proc")+","+inj, "--ack", ipc("@", "ack"), "--db", c.DB)
+	case stage.Logger:
+		args = append(args, "--db", c.DB)
 		if c.RetainFrames > 0 {
 			args = append(args, "--retain-frames", strconv.FormatInt(c.RetainFrames, 10))
 		}
@@ -106,17 +135,51 @@ func (s *Supervisor) commandLocked(in *instance) (args, env []string) {
 			args = append(args, "--retain-bytes", strconv.FormatInt(c.RetainBytes, 10))
 		}
 	}
-	args = append(args, c.ExtraArgs[in.kind]...)
-	env = append(os.Environ(), c.Env...)
-	if (in.kind == KindExtractor || in.kind == KindLogger) && !slices.Contains(c.ExtraArgs[in.kind], "--return-memory") {
-		// Set here, not by the stage re-executing itself, which would
-		// lose the Pdeathsig that ties it to this process.
-		env, _ = stage.WithKeptMemory(env)
+	return args
+}
+
+// countLocked returns the number of local instances of kind.
+func (s *Supervisor) countLocked(kind stage.Kind) int {
+	n := 0
+	for _, x := range s.insts {
+		if x.kind == kind {
+			n++
+		}
 	}
-	if in.faults[FaultCrashLoop] {
-		env = append(env, "IMAGING_TUI_FAULT_CRASH=1")
+	return n
+}
+
+// ipcAddr is the ipc:// address of name in the run folder dir.
+func ipcAddr(dir, name string) string { return "ipc://" + filepath.Join(dir, name) }
+
+// linkFile is the name of a link's endpoint in the run folder: "images.sock"
+// (the suffix keeps it clear of other files there, such as an images folder).
+func linkFile(l stage.Link) string { return string(l) + ".sock" }
+
+// injectAddr is the address where the supervisor publishes the messages it
+// injects into instance name's input.
+func (s *Supervisor) injectAddr(name string) string { return ipcAddr(s.cfg.RunDir, "inj-"+name) }
+
+// longestEndpointName is the longest file name an ipc:// endpoint in the
+// run folder may have: a link's, or an inject endpoint's of the last
+// replica there may be.
+func longestEndpointName() string {
+	longest := ""
+	for _, sp := range stage.Table {
+		name := "inj-" + string(sp.Kind)
+		if sp.Replicated {
+			name = "inj-" + replicaName(sp.Kind, MaxReplicas-1)
+		}
+		for _, p := range sp.Ports {
+			if f := linkFile(p.Link); len(f) > len(longest) {
+				longest = f
+			}
+		}
+		if len(name) > len(longest) {
+			longest = name
+		}
 	}
-	return args, env
+	return longest
 }
 
 // runOnce starts one process of in and stays with it until it ends: it turns
@@ -127,7 +190,7 @@ func (s *Supervisor) runOnce(in *instance, args, env []string) {
 	s.mu.Lock()
 	in.spawning = false
 	if err != nil {
-		s.eventLocked(in, "exit", "start failed: %v", err)
+		s.eventLocked(in, stage.EventExit, "start failed: %v", err)
 		in.lastExit = "start failed"
 		s.failureLocked(in, now, 0)
 		s.mu.Unlock()
@@ -147,9 +210,9 @@ func (s *Supervisor) runOnce(in *instance, args, env []string) {
 	s.setStateLocked(in, StateStarting)
 	s.notifyLocked()
 	if in.restarts > 0 {
-		s.eventLocked(in, "start", "started pid %d (restart %d)", p.pid, in.restarts)
+		s.eventLocked(in, stage.EventStart, "started pid %d (restart %d)", p.pid, in.restarts)
 	} else {
-		s.eventLocked(in, "start", "started pid %d", p.pid)
+		s.eventLocked(in, stage.EventStart, "started pid %d", p.pid)
 	}
 	in.logs.mark("start pid %d: %v", p.pid, args)
 	s.mu.Unlock()
@@ -180,7 +243,7 @@ func (s *Supervisor) runOnce(in *instance, args, env []string) {
 		case <-grace:
 			grace = nil
 			s.mu.Lock()
-			s.eventLocked(in, "kill", "pid %d still running %v after SIGTERM: SIGKILL", p.pid, in.stopGrace)
+			s.eventLocked(in, stage.EventKill, "pid %d still running %v after SIGTERM: SIGKILL", p.pid, in.stopGrace)
 			s.mu.Unlock()
 			signalGroup(p.pid, syscall.SIGKILL)
 		}
@@ -204,7 +267,7 @@ func (s *Supervisor) exited(in *instance, pid int, ex exitInfo) {
 		}
 	}
 	in.logs.mark("pid %d: %s after %v", pid, ex, uptime.Round(time.Millisecond))
-	s.eventLocked(in, "exit", "pid %d: %s after %v", pid, ex, uptime.Round(time.Millisecond))
+	s.eventLocked(in, stage.EventExit, "pid %d: %s after %v", pid, ex, uptime.Round(time.Millisecond))
 	s.notifyLocked()
 	if requested || !in.wantRun || s.closed || in.removed {
 		if in.wantRun && in.restartReq {
@@ -247,16 +310,16 @@ func (s *Supervisor) failureLocked(in *instance, now time.Time, uptime time.Dura
 	case in.quick >= c.QuickExits:
 		in.failed = true
 		s.setStateLocked(in, StateFailed)
-		s.eventLocked(in, "failed", "exited within %v of start %d times in a row: giving up", c.MinUptime, in.quick)
+		s.eventLocked(in, stage.EventFailed, "exited within %v of start %d times in a row: giving up", c.MinUptime, in.quick)
 	case len(in.failTimes) > p.MaxRestarts:
 		in.failed = true
 		s.setStateLocked(in, StateFailed)
-		s.eventLocked(in, "failed", "%d failures within %v: giving up", len(in.failTimes), p.Window)
+		s.eventLocked(in, stage.EventFailed, "%d failures within %v: giving up", len(in.failTimes), p.Window)
 	default:
 		d := backoff(p.Base, p.Cap, in.consecutive)
 		in.backoffUntil = now.Add(d)
 		s.setStateLocked(in, StateBackoff)
-		s.eventLocked(in, "backoff", "restart in %v (failure %d)", d.Round(time.Millisecond), in.consecutive)
+		s.eventLocked(in, stage.EventBackoff, "restart in %v (failure %d)", d.Round(time.Millisecond), in.consecutive)
 	}
 	s.wakeLocked(in)
 }

@@ -4,7 +4,88 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/wire"
 )
+
+// State is what the supervisor knows of one stage instance.
+type State string
+
+// Stage states, as shown by the console and --no-tui.
+const (
+	StateStarting State = "starting" // spawned, no status received yet
+	StateRunning  State = "running"  // alive and reporting
+	StateStale    State = "stale"    // alive but silent on the status channel
+	StateBackoff  State = "backoff"  // exited; waiting to be restarted
+	StateStopped  State = "stopped"  // not running, by the operator's choice or at the end
+	StateFailed   State = "failed"   // exited too often; no more restarts
+	StateRemote   State = "remote"   // reporting from elsewhere; observed, not controlled
+)
+
+// StageSnapshot is one stage instance at one moment.
+type StageSnapshot struct {
+	Name         string // instance name, e.g. "extractor-1"; unique
+	Kind         stage.Kind
+	State        State
+	PID          int
+	StartedAt    time.Time // zero when not running
+	Restarts     int
+	LastExit     string // e.g. "exit 1", "signal: killed"; "" before the first exit
+	BackoffUntil time.Time
+	Faults       []stage.Fault // faults active on this stage
+	Paused       bool          // SIGSTOPped (pause or slow fault); shows stale once silent
+	Status       *wire.Status  // last status received; nil before the first
+	FPSHistory   []float64     // one sample a second, oldest first, at most 60
+	Kills        int           // SIGKILLs by the operator (Kill or the kill fault)
+	TotalDropped uint64        // Status.Dropped summed over every process of this instance
+	Shard        string        // a replicated kind: "i/n"; "" for other kinds
+}
+
+// StreamSnapshot is one generator stream (one generator process), as learnt
+// from the generator's statuses.
+type StreamSnapshot struct {
+	StreamID uint64
+	Instance string // the generator instance that published it
+	PID      int
+	LastSeq  uint64 // highest sequence number reported published
+	Unacked  int    // frames unacknowledged (queue_depth) in its last status
+	Ended    bool   // its generator process has exited
+	StopOK   bool   // ... with exit 0 after a stop request
+	Clean    bool   // StopOK and its last status had no frame unacknowledged: it drained its window
+}
+
+// DBStats are the database's row counts and sizes, read by the supervisor.
+type DBStats struct {
+	Images      int64
+	Keypoints   int64
+	Descriptors int64
+	FileBytes   int64
+	FreeBytes   int64
+	Err         string // why the counts could not be read, if so
+}
+
+// Event is one entry of the event log.
+type Event struct {
+	Seq   uint64 // 1, 2, 3, ... in the order events happened
+	At    time.Time
+	Stage string // "" for pipeline-wide events
+	Kind  stage.EventKind
+	Text  string
+}
+
+// Snapshot is the whole pipeline at one moment. It is a copy: the caller owns it.
+type Snapshot struct {
+	At           time.Time
+	Stages       []StageSnapshot // in start order
+	DB           DBStats
+	Events       []Event // newest last, bounded
+	Delivery     stage.Delivery
+	StatusErrors uint64           // status messages that were not valid JSON
+	Streams      []StreamSnapshot // generator streams seen, oldest first
+	Replicas     int              // replicas wanted of each replicated kind
+	RunDir       string           // ipc:// endpoints and logs/NAME.log
+}
 
 // Snapshot returns a deep copy of the pipeline's state: local stages in
 // start order, then remote ones.
@@ -20,16 +101,10 @@ func (s *Supervisor) Snapshot() Snapshot {
 		Replicas:     s.replicas,
 		RunDir:       s.cfg.RunDir,
 	}
-	nx := 0
-	for _, in := range s.insts {
-		if in.kind == KindExtractor {
-			nx++
-		}
-	}
 	for _, in := range s.insts {
 		st := in.snapshotLocked()
-		if in.kind == KindExtractor {
-			st.Shard = strconv.Itoa(in.index) + "/" + strconv.Itoa(nx)
+		if replicated(in.kind) {
+			st.Shard = strconv.Itoa(in.index) + "/" + strconv.Itoa(s.countLocked(in.kind))
 		}
 		snap.Stages = append(snap.Stages, st)
 	}
@@ -62,7 +137,7 @@ func (in *instance) snapshotLocked() StageSnapshot {
 	if in.state != StateBackoff {
 		st.BackoffUntil = time.Time{}
 	}
-	for _, f := range AllFaults {
+	for _, f := range stage.AllFaults {
 		if in.faults[f] {
 			st.Faults = append(st.Faults, f)
 		}

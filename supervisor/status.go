@@ -3,17 +3,18 @@ package supervisor
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
-// statusLoop owns the status SUB socket: it decodes each message as a
-// wire.Status and files it under its instance. It exits when quit closes,
-// after draining what is already queued, and closes the socket.
-func (s *Supervisor) statusLoop(sock *bus.Socket, quit <-chan struct{}) {
-	defer sock.Close()
+// statusLoop is the only reader of the status channel: it decodes each
+// message as a wire.Status and files it under its instance. It exits when
+// quit closes, after draining what is already queued; Run closes the
+// channel after.
+func (s *Supervisor) statusLoop(quit <-chan struct{}) {
 	draining := false
 	for {
 		if !draining {
@@ -27,9 +28,9 @@ func (s *Supervisor) statusLoop(sock *bus.Socket, quit <-chan struct{}) {
 		if draining {
 			timeout = 50 * time.Millisecond
 		}
-		msg, err := sock.Recv(timeout)
+		msg, err := s.cfg.Transport.RecvStatus(timeout)
 		switch {
-		case errors.Is(err, bus.ErrTimeout):
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			if draining {
 				return
 			}
@@ -59,7 +60,7 @@ func (s *Supervisor) handleStatus(msg []byte, now time.Time) {
 		s.statusErrs++
 		if now.Sub(s.lastErrEvent) >= statusErrEvery {
 			s.lastErrEvent = now
-			s.eventLocked(nil, "status-error", "invalid status message (%d so far): %v", s.statusErrs, err)
+			s.eventLocked(nil, stage.EventStatusError, "invalid status message (%d so far): %v", s.statusErrs, err)
 		}
 		return
 	}
@@ -68,12 +69,12 @@ func (s *Supervisor) handleStatus(msg []byte, now time.Time) {
 		if s.shutting {
 			return
 		}
-		in = &instance{name: st.Instance, kind: st.Stage, remote: true, state: StateRemote, faults: map[Fault]bool{}}
+		in = &instance{name: st.Instance, kind: stage.Kind(st.Stage), remote: true, state: StateRemote, faults: map[stage.Fault]bool{}}
 		s.remotes = append(s.remotes, in)
-		s.eventLocked(in, "remote", "remote %s reporting (pid %d on %q)", st.Stage, st.PID, st.Host)
+		s.eventLocked(in, stage.EventRemote, "remote %s reporting (pid %d on %q)", st.Stage, st.PID, st.Host)
 		s.notifyLocked()
 	}
-	if st.Stage == KindGenerator && st.StreamID != 0 {
+	if stage.Kind(st.Stage) == stage.Generator && st.StreamID != 0 {
 		// Before the pid check: a generator's last status may arrive after
 		// its exit has been processed.
 		ss := s.streams[st.StreamID]
@@ -97,11 +98,11 @@ func (s *Supervisor) handleStatus(msg []byte, now time.Time) {
 	// A process's dropped count starts again at 0, so carry the old one
 	// over — except the logger's, which is the gaps in the database,
 	// counted again from the database when it starts.
-	if st.PID != in.dropPID && in.kind != KindLogger {
+	if st.PID != in.dropPID && in.kind != stage.Logger {
 		in.dropBase += in.dropLast
 		in.dropPID, in.dropLast = st.PID, 0
 	}
-	if in.kind == KindLogger {
+	if in.kind == stage.Logger {
 		in.dropPID = st.PID
 	}
 	in.dropLast = st.Dropped
@@ -109,7 +110,7 @@ func (s *Supervisor) handleStatus(msg []byte, now time.Time) {
 	in.lastStatusAt = now
 	if !in.remote && (in.state == StateStarting || in.state == StateStale) {
 		if in.state == StateStale {
-			s.eventLocked(in, "running", "reporting again")
+			s.eventLocked(in, stage.EventRunning, "reporting again")
 		}
 		s.setStateLocked(in, StateRunning)
 	}
@@ -145,16 +146,16 @@ func (s *Supervisor) checkStaleLocked(now time.Time) {
 		switch {
 		case in.lastStatusAt.IsZero() && now.Sub(in.startedAt) > s.cfg.StartWait:
 			s.setStateLocked(in, StateStale)
-			s.eventLocked(in, "stale", "no status %v after start", s.cfg.StartWait)
+			s.eventLocked(in, stage.EventStale, "no status %v after start", s.cfg.StartWait)
 		case !in.lastStatusAt.IsZero() && now.Sub(in.lastStatusAt) > s.cfg.StaleAfter:
 			s.setStateLocked(in, StateStale)
-			s.eventLocked(in, "stale", "no status for %v", now.Sub(in.lastStatusAt).Round(100*time.Millisecond))
+			s.eventLocked(in, stage.EventStale, "no status for %v", now.Sub(in.lastStatusAt).Round(100*time.Millisecond))
 		}
 	}
 	kept := s.remotes[:0]
 	for _, in := range s.remotes {
 		if now.Sub(in.lastStatusAt) > remoteForget {
-			s.eventLocked(in, "remote", "remote stage silent for %v: forgotten", remoteForget)
+			s.eventLocked(in, stage.EventRemote, "remote stage silent for %v: forgotten", remoteForget)
 			s.notifyLocked()
 			continue
 		}

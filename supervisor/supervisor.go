@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
@@ -23,6 +23,7 @@ var (
 	ErrRemote       = errors.New("remote stage: observed, not controlled")
 	ErrNotRunning   = errors.New("supervisor not running")
 	ErrClosed       = errors.New("supervisor shut down")
+	ErrNoTransport  = errors.New("supervisor: no Config.Transport")
 )
 
 // StageError is an operator command's error about one stage.
@@ -56,7 +57,7 @@ type Supervisor struct {
 	mu           sync.Mutex
 	insts        []*instance // local stages, in start order
 	remotes      []*instance // stages reporting from elsewhere
-	replicas     int         // extractor replicas wanted
+	replicas     int         // instances wanted of each replicated kind
 	events       []Event
 	eventSeq     uint64
 	statusErrs   uint64
@@ -75,9 +76,10 @@ type Supervisor struct {
 // instance is one stage instance. Its fields are guarded by Supervisor.mu;
 // its manager goroutine (restart.go) owns its process.
 type instance struct {
-	name, kind string
-	index      int  // extractor shard index
-	remote     bool // observed only
+	name   string
+	kind   stage.Kind
+	index  int  // shard index of a replicated kind
+	remote bool // observed only
 
 	wantRun    bool // the operator (or the start order) wants it running
 	restartReq bool // stop the current process and start again at once
@@ -100,7 +102,7 @@ type instance struct {
 	quick        int // exits within MinUptime of start, in a row
 	failTimes    []time.Time
 
-	faults   map[Fault]bool
+	faults   map[stage.Fault]bool
 	paused   bool
 	slowStop chan struct{} // closes the slow duty cycle
 	kills    int
@@ -117,11 +119,16 @@ type instance struct {
 }
 
 // New checks cfg, fills its defaults and prepares the stage list in the
-// default start order: generator, extractor-0..n-1, logger. It starts nothing.
+// default start order, stage.Table's: one instance of each kind, named as
+// the kind, or cfg.Replicas of a replicated kind, named KIND-0..KIND-n-1
+// (generator, extractor-0..n-1, logger). It starts nothing.
 func New(cfg Config, logger *slog.Logger) (*Supervisor, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("supervisor config: %w", err)
+	}
+	if cfg.Transport == nil {
+		return nil, ErrNoTransport
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -141,7 +148,7 @@ func New(cfg Config, logger *slog.Logger) (*Supervisor, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.RunDir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("supervisor: log dir: %w", err)
 	}
-	if n := len("ipc://") + len(cfg.RunDir) + len("/inj-extractor-15"); n > 100 {
+	if n := len(ipcAddr(cfg.RunDir, longestEndpointName())); n > 100 {
 		return nil, fmt.Errorf("supervisor: run dir %q too long for ipc:// endpoints (unix socket paths stop near 100 bytes)", cfg.RunDir)
 	}
 	s := &Supervisor{
@@ -152,24 +159,35 @@ func New(cfg Config, logger *slog.Logger) (*Supervisor, error) {
 		streams:  map[uint64]*StreamSnapshot{},
 		changed:  make(chan struct{}),
 	}
-	s.insts = append(s.insts, s.newInstance(KindGenerator, KindGenerator, 0))
-	for i := range cfg.Replicas {
-		s.insts = append(s.insts, s.newInstance(KindExtractor, extractorName(i), i))
+	for _, sp := range stage.Table {
+		if !sp.Replicated {
+			s.insts = append(s.insts, s.newInstance(sp.Kind, string(sp.Kind), 0))
+			continue
+		}
+		for i := range cfg.Replicas {
+			s.insts = append(s.insts, s.newInstance(sp.Kind, replicaName(sp.Kind, i), i))
+		}
 	}
-	s.insts = append(s.insts, s.newInstance(KindLogger, KindLogger, 0))
 	return s, nil
 }
 
-func extractorName(i int) string { return KindExtractor + "-" + strconv.Itoa(i) }
+// replicaName names instance i of a replicated kind: "extractor-1".
+func replicaName(kind stage.Kind, i int) string { return string(kind) + "-" + strconv.Itoa(i) }
 
-func (s *Supervisor) newInstance(kind, name string, index int) *instance {
+// replicated reports whether stages of kind run as several instances.
+func replicated(kind stage.Kind) bool {
+	sp, ok := stage.Lookup(kind)
+	return ok && sp.Replicated
+}
+
+func (s *Supervisor) newInstance(kind stage.Kind, name string, index int) *instance {
 	in := &instance{
 		name:      name,
 		kind:      kind,
 		index:     index,
 		state:     StateStopped,
 		stopGrace: s.cfg.StopGrace,
-		faults:    map[Fault]bool{},
+		faults:    map[stage.Fault]bool{},
 		wake:      make(chan struct{}, 1),
 	}
 	sink, err := newLogSink(filepath.Join(s.cfg.RunDir, "logs", name+".log"))
@@ -200,27 +218,23 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.running = true
 	s.mu.Unlock()
 
-	zctx, err := bus.NewContext()
-	if err != nil {
-		s.closeAll()
-		return fmt.Errorf("supervisor: zmq context: %w", err)
-	}
-	defer zctx.Close()
-	statusSock, err := zctx.Sub(s.cfg.StatusBind, bus.Options{HWM: 1000, MaxMsgSize: 1 << 20})
+	tr := s.cfg.Transport
+	defer tr.Close() // after the loops below, the only users of its channels, have returned
+	bound, err := tr.BindStatus(s.cfg.StatusBind)
 	if err != nil {
 		s.closeAll()
 		return fmt.Errorf("supervisor: bind status channel %s: %w", s.cfg.StatusBind, err)
 	}
-	s.statusConn = connectForm(statusSock.Endpoints())
+	s.statusConn = connectForm(bound)
 	s.log.Info("supervisor running", "status", s.statusConn, "run_dir", s.cfg.RunDir)
 
 	bgQuit := make(chan struct{}) // closed after the shutdown: background loops exit
 	var bg sync.WaitGroup
 	bg.Add(4)
-	go func() { defer bg.Done(); s.statusLoop(statusSock, bgQuit) }()
+	go func() { defer bg.Done(); s.statusLoop(bgQuit) }()
 	go func() { defer bg.Done(); s.monitorLoop(bgQuit) }()
 	go func() { defer bg.Done(); s.dbLoop(bgQuit) }()
-	go func() { defer bg.Done(); s.injectLoop(zctx, bgQuit) }()
+	go func() { defer bg.Done(); s.injectLoop(bgQuit) }()
 
 	s.mu.Lock()
 	for _, in := range s.insts {
@@ -270,7 +284,7 @@ func (s *Supervisor) shutdown() {
 	s.opMu.Lock() // wait for a running bulk operation to abort
 
 	s.mu.Lock()
-	s.eventLocked(nil, "shutdown", "stopping the pipeline")
+	s.eventLocked(nil, stage.EventShutdown, "stopping the pipeline")
 	for _, in := range s.insts {
 		s.clearAllFaultsLocked(in, "shutdown")
 	}
@@ -287,7 +301,7 @@ func (s *Supervisor) shutdown() {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.mu.Lock()
-	s.eventLocked(nil, "shutdown", "all stages stopped")
+	s.eventLocked(nil, stage.EventShutdown, "all stages stopped")
 	s.mu.Unlock()
 }
 
@@ -296,12 +310,12 @@ func (s *Supervisor) shutdown() {
 // in reverse start order.
 func (s *Supervisor) stopAll(order []*instance, quit <-chan struct{}) {
 	for _, in := range order {
-		if in.kind == KindGenerator {
+		if in.kind == stage.Generator {
 			s.stopAndWait(in, s.cfg.DrainGrace, quit)
 		}
 	}
 	for _, in := range slices.Backward(order) {
-		if in.kind != KindGenerator {
+		if in.kind != stage.Generator {
 			s.stopAndWait(in, s.cfg.StopGrace, quit)
 		}
 	}
@@ -360,7 +374,7 @@ func (s *Supervisor) setStateLocked(in *instance, st State) {
 	s.notifyLocked()
 }
 
-func (s *Supervisor) eventLocked(in *instance, kind, format string, args ...any) {
+func (s *Supervisor) eventLocked(in *instance, kind stage.EventKind, format string, args ...any) {
 	s.eventSeq++
 	e := Event{Seq: s.eventSeq, At: time.Now(), Kind: kind, Text: fmt.Sprintf(format, args...)}
 	if in != nil {
@@ -371,7 +385,7 @@ func (s *Supervisor) eventLocked(in *instance, kind, format string, args ...any)
 		s.events = s.events[:len(s.events)-1]
 	}
 	s.events = append(s.events, e)
-	s.log.Info(e.Text, "stage", e.Stage, "event", kind)
+	s.log.Info(e.Text, "stage", e.Stage, "event", string(kind))
 }
 
 // lookupLocked finds a stage by instance name, local first.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 func startEvents(snap Snapshot) []string {
@@ -27,7 +28,7 @@ func startEvents(snap Snapshot) []string {
 }
 
 func TestStartStopNoOrphans(t *testing.T) {
-	r := startFake(t, func(c *Config) { c.ExtraArgs = map[string][]string{KindLogger: {"--fake-chatty", "50"}} })
+	r := startFake(t, func(c *Config) { c.ExtraArgs = map[stage.Kind][]string{stage.Logger: {"--fake-chatty", "50"}} })
 	snap := r.waitAllRunning(t, 15*time.Second)
 
 	if got, want := names(snap), []string{"generator", "extractor-0", "logger"}; !slices.Equal(got, want) {
@@ -116,13 +117,13 @@ func TestKillRestartsWithBackoff(t *testing.T) {
 	if procAlive(old.PID) {
 		t.Errorf("killed pid %d still alive", old.PID)
 	}
-	var kinds []string
+	var kinds []stage.EventKind
 	for _, e := range r.sup.Snapshot().Events {
 		if e.Stage == "extractor-0" {
 			kinds = append(kinds, e.Kind)
 		}
 	}
-	if i := slices.Index(kinds, "kill"); i < 0 || !slices.Equal(kinds[i:i+4], []string{"kill", "exit", "backoff", "start"}) {
+	if i := slices.Index(kinds, "kill"); i < 0 || !slices.Equal(kinds[i:i+4], []stage.EventKind{"kill", "exit", "backoff", "start"}) {
 		t.Errorf("extractor-0 events = %v; want kill, exit, backoff, start", kinds)
 	}
 	// The other stages were not touched.
@@ -143,14 +144,14 @@ func TestKillRestartsWithBackoff(t *testing.T) {
 	if err := r.sup.Resume("logger"); !errors.Is(err, ErrNotPaused) {
 		t.Errorf("Resume(logger) = %v; want ErrNotPaused", err)
 	}
-	if err := r.sup.Inject("generator", FaultDBFull); !errors.Is(err, ErrWrongKind) {
+	if err := r.sup.Inject("generator", stage.FaultDBFull); !errors.Is(err, ErrWrongKind) {
 		t.Errorf("Inject(generator, dbfull) = %v; want ErrWrongKind", err)
 	}
 }
 
 func TestBackoffGrowsThenFails(t *testing.T) {
 	r := startFake(t, func(c *Config) {
-		c.ExtraArgs = map[string][]string{KindExtractor: {"--fake-exit-after", "100ms"}}
+		c.ExtraArgs = map[stage.Kind][]string{stage.Extractor: {"--fake-exit-after", "100ms"}}
 		c.StartWait = 500 * time.Millisecond
 		c.MinUptime = 10 * time.Second // every exit is quick, however slowly a loaded machine starts the fake
 	})
@@ -189,14 +190,14 @@ func TestBackoffGrowsThenFails(t *testing.T) {
 func TestCrashLoopFaultFailsThenClears(t *testing.T) {
 	r := startFake(t, nil)
 	r.waitAllRunning(t, 15*time.Second)
-	if err := r.sup.Inject("logger", FaultCrashLoop); err != nil {
+	if err := r.sup.Inject("logger", stage.FaultCrashLoop); err != nil {
 		t.Fatalf("Inject crashloop: %v", err)
 	}
 	st := r.waitState(t, "logger", StateFailed, 20*time.Second)
-	if st.LastExit != "exit 3" || !slices.Contains(st.Faults, FaultCrashLoop) {
+	if st.LastExit != "exit 3" || !slices.Contains(st.Faults, stage.FaultCrashLoop) {
 		t.Errorf("crash-looping logger: last exit %q faults %v; want exit 3, [crashloop]", st.LastExit, st.Faults)
 	}
-	if err := r.sup.Inject("logger", FaultCrashLoop); err != nil { // toggle off: revives it
+	if err := r.sup.Inject("logger", stage.FaultCrashLoop); err != nil { // toggle off: revives it
 		t.Fatalf("clear crashloop: %v", err)
 	}
 	st = r.waitState(t, "logger", StateRunning, 10*time.Second)
@@ -227,18 +228,18 @@ func TestPauseShowsStaleThenRecovers(t *testing.T) {
 	}
 
 	// silent: stale while silent, running again when toggled back.
-	if err := r.sup.Inject("generator", FaultSilent); err != nil {
+	if err := r.sup.Inject("generator", stage.FaultSilent); err != nil {
 		t.Fatalf("Inject silent: %v", err)
 	}
 	r.waitState(t, "generator", StateStale, 5*time.Second)
-	if err := r.sup.Inject("generator", FaultSilent); err != nil {
+	if err := r.sup.Inject("generator", stage.FaultSilent); err != nil {
 		t.Fatalf("clear silent: %v", err)
 	}
 	r.waitState(t, "generator", StateRunning, 5*time.Second)
 
 	// slow: a SIGSTOP/SIGCONT duty cycle; cleared, the process runs on.
 	x, _ := stageOf(r.sup.Snapshot(), "extractor-0")
-	if err := r.sup.Inject("extractor-0", FaultSlow); err != nil {
+	if err := r.sup.Inject("extractor-0", stage.FaultSlow); err != nil {
 		t.Fatalf("Inject slow: %v", err)
 	}
 	waitUntil(t, 5*time.Second, "the slowed extractor to be seen stopped", func() bool { return procState(x.PID) == 'T' })
@@ -253,7 +254,7 @@ func TestPauseShowsStaleThenRecovers(t *testing.T) {
 	}
 
 	// dbfull: the logger toggles on SIGUSR2 (the fake reports "blocked").
-	if err := r.sup.Inject("logger", FaultDBFull); err != nil {
+	if err := r.sup.Inject("logger", stage.FaultDBFull); err != nil {
 		t.Fatalf("Inject dbfull: %v", err)
 	}
 	waitUntil(t, 5*time.Second, "logger to report blocked", func() bool {
@@ -273,7 +274,7 @@ func TestPauseShowsStaleThenRecovers(t *testing.T) {
 func TestStopIsNotUndone(t *testing.T) {
 	r := startFake(t, func(c *Config) {
 		c.StopGrace = 1500 * time.Millisecond
-		c.ExtraArgs = map[string][]string{KindGenerator: {"--fake-ignore-term"}}
+		c.ExtraArgs = map[stage.Kind][]string{stage.Generator: {"--fake-ignore-term"}}
 	})
 	r.waitAllRunning(t, 15*time.Second)
 	if err := r.sup.Stop("extractor-0"); err != nil {
@@ -450,7 +451,7 @@ func TestInjectCorruptAndTruncate(t *testing.T) {
 	r := startFake(t, nil)
 	r.waitAllRunning(t, 15*time.Second)
 	for _, name := range []string{"generator", "extractor-0", "logger"} {
-		for _, f := range []Fault{FaultCorrupt, FaultTruncate} {
+		for _, f := range []stage.Fault{stage.FaultCorrupt, stage.FaultTruncate} {
 			if err := r.sup.Inject(name, f); err != nil {
 				t.Fatalf("Inject(%s, %s): %v", name, f, err)
 			}
@@ -468,15 +469,15 @@ func TestInjectCorruptAndTruncate(t *testing.T) {
 		if st.Status.FramesIn != 0 {
 			t.Errorf("%s decoded %d injected messages as valid; want 0", st.Name, st.Status.FramesIn)
 		}
-		if !slices.Equal(st.Faults, []Fault{FaultCorrupt, FaultTruncate}) {
+		if !slices.Equal(st.Faults, []stage.Fault{stage.FaultCorrupt, stage.FaultTruncate}) {
 			t.Errorf("%s faults = %v; want corrupt, truncate", st.Name, st.Faults)
 		}
 	}
 	for _, name := range []string{"generator", "extractor-0", "logger"} {
-		if err := r.sup.Clear(name, FaultCorrupt); err != nil {
+		if err := r.sup.Clear(name, stage.FaultCorrupt); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.sup.Inject(name, FaultTruncate); err != nil {
+		if err := r.sup.Inject(name, stage.FaultTruncate); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,7 +14,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
@@ -49,15 +50,15 @@ func history(base float64, n int) []float64 {
 // fixture is a five-stage pipeline mid-demo: extractor-0 slowed down,
 // extractor-1 killed and backing off, extractor-2 paused. at shifts the
 // status times and byte counters so two fixtures a second apart give rates.
-func fixture(at time.Duration) pipeline.Snapshot {
+func fixture(at time.Duration) supervisor.Snapshot {
 	now := t0.Add(at)
 	sec := uint64(at / time.Second)
-	return pipeline.Snapshot{
+	return supervisor.Snapshot{
 		At:       now,
 		Delivery: "reliable",
-		Stages: []pipeline.StageSnapshot{
+		Stages: []supervisor.StageSnapshot{
 			{
-				Name: "generator", Kind: "generator", State: pipeline.StateRunning, PID: 4242,
+				Name: "generator", Kind: "generator", State: supervisor.StateRunning, PID: 4242,
 				StartedAt: t0.Add(-5*time.Minute - 3*time.Second),
 				Status: &wire.Status{Stage: "generator", Instance: "generator", PID: 4242, State: "running",
 					FramesIn: 1210, FramesOut: 1204, BytesOut: 300_000_000 + sec*3_000_000, Resent: 3,
@@ -65,9 +66,9 @@ func fixture(at time.Duration) pipeline.Snapshot {
 				FPSHistory: history(5, 60),
 			},
 			{
-				Name: "extractor-0", Kind: "extractor", State: pipeline.StateRunning, PID: 4250,
+				Name: "extractor-0", Kind: "extractor", State: supervisor.StateRunning, PID: 4250,
 				StartedAt: t0.Add(-2 * time.Minute), Restarts: 2, LastExit: "exit 1",
-				Faults: []pipeline.Fault{pipeline.FaultSlow},
+				Faults: []stage.Fault{stage.FaultSlow},
 				Status: &wire.Status{Stage: "extractor", Instance: "extractor-0", PID: 4250, State: "running",
 					FramesIn: 602, FramesOut: 598, BytesOut: 40_000_000 + sec*250_000, Errors: 1,
 					FPS: 2.4, QueueDepth: 4, Latency: &wire.Latency{P50: 210, P99: 380},
@@ -75,7 +76,7 @@ func fixture(at time.Duration) pipeline.Snapshot {
 				FPSHistory: history(2.4, 60),
 			},
 			{
-				Name: "extractor-1", Kind: "extractor", State: pipeline.StateBackoff,
+				Name: "extractor-1", Kind: "extractor", State: supervisor.StateBackoff,
 				Restarts: 1, LastExit: "signal: killed", BackoffUntil: t0.Add(3 * time.Second),
 				Status: &wire.Status{Stage: "extractor", Instance: "extractor-1", PID: 4251, State: "running",
 					FramesIn: 590, FramesOut: 590, BytesOut: 39_000_000, FPS: 2.5, QueueDepth: 2,
@@ -83,15 +84,15 @@ func fixture(at time.Duration) pipeline.Snapshot {
 				FPSHistory: append(history(2.5, 50), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
 			},
 			{
-				Name: "extractor-2", Kind: "extractor", State: pipeline.StateStale, PID: 4252, Paused: true,
-				StartedAt: t0.Add(-4 * time.Minute), Faults: []pipeline.Fault{pipeline.FaultPause},
+				Name: "extractor-2", Kind: "extractor", State: supervisor.StateStale, PID: 4252, Paused: true,
+				StartedAt: t0.Add(-4 * time.Minute), Faults: []stage.Fault{stage.FaultPause},
 				Status: &wire.Status{Stage: "extractor", Instance: "extractor-2", PID: 4252, State: "running",
 					FramesIn: 15, FramesOut: 12, BytesOut: 800_000, FPS: 0, QueueDepth: 16,
 					TS: t0.Add(-8 * time.Second)},
 				FPSHistory: append(history(2, 52), 0, 0, 0, 0, 0, 0, 0, 0),
 			},
 			{
-				Name: "logger", Kind: "logger", State: pipeline.StateRunning, PID: 4260,
+				Name: "logger", Kind: "logger", State: supervisor.StateRunning, PID: 4260,
 				StartedAt: t0.Add(-5*time.Minute - 4*time.Second),
 				Status: &wire.Status{Stage: "logger", Instance: "logger", PID: 4260, State: "running",
 					FramesIn: 1180, FramesOut: 1180, FPS: 4.9, QueueDepth: 0,
@@ -99,9 +100,9 @@ func fixture(at time.Duration) pipeline.Snapshot {
 				FPSHistory: history(4.9, 60),
 			},
 		},
-		DB: pipeline.DBStats{Images: 1180, Keypoints: 2_143_880, Descriptors: 1180,
+		DB: supervisor.DBStats{Images: 1180, Keypoints: 2_143_880, Descriptors: 1180,
 			FileBytes: 312_456_789, FreeBytes: 48_200_000_000},
-		Events: []pipeline.Event{
+		Events: []supervisor.Event{
 			{At: t0.Add(-5*time.Minute - 4*time.Second), Stage: "logger", Kind: "start", Text: "pid 4260"},
 			{At: t0.Add(-5*time.Minute - 3*time.Second), Stage: "generator", Kind: "start", Text: "pid 4242"},
 			{At: t0.Add(-2*time.Minute - 1*time.Second), Stage: "extractor-0", Kind: "exit", Text: "exit 1"},
@@ -115,9 +116,9 @@ func fixture(at time.Duration) pipeline.Snapshot {
 }
 
 // bigFixture has ten stages, to overflow any box row.
-func bigFixture() pipeline.Snapshot {
+func bigFixture() supervisor.Snapshot {
 	s := fixture(0)
-	var stages []pipeline.StageSnapshot
+	var stages []supervisor.StageSnapshot
 	stages = append(stages, s.Stages[0])
 	for i := 0; i < 8; i++ {
 		st := s.Stages[1+i%3]
@@ -143,14 +144,14 @@ func logLinesOf(name string, n int) []string {
 // repeats).
 type fakeController struct {
 	mu     sync.Mutex
-	snaps  []pipeline.Snapshot
+	snaps  []supervisor.Snapshot
 	nSnap  int
 	nLines int
 	calls  []string
 	err    error
 }
 
-func newFake(snaps ...pipeline.Snapshot) *fakeController {
+func newFake(snaps ...supervisor.Snapshot) *fakeController {
 	return &fakeController{snaps: snaps, nLines: 40}
 }
 
@@ -180,7 +181,7 @@ func (f *fakeController) snapshotCalls() int {
 	return f.nSnap
 }
 
-func (f *fakeController) Snapshot() pipeline.Snapshot {
+func (f *fakeController) Snapshot() supervisor.Snapshot {
 	f.record("Snapshot")
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -206,7 +207,7 @@ func (f *fakeController) MoveUp(name string) error   { return f.record("MoveUp %
 func (f *fakeController) MoveDown(name string) error { return f.record("MoveDown %s", name) }
 func (f *fakeController) RestartAll() error          { return f.record("RestartAll") }
 func (f *fakeController) Scale(delta int) error      { return f.record("Scale %+d", delta) }
-func (f *fakeController) Inject(name string, fl pipeline.Fault) error {
+func (f *fakeController) Inject(name string, fl stage.Fault) error {
 	return f.record("Inject %s %s", name, fl)
 }
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // KeyMap holds every key binding of the console's main screen. It satisfies
@@ -33,7 +33,7 @@ type KeyMap struct {
 	Close    key.Binding // close the full help or the fault menu
 	Quit     key.Binding
 
-	// Fault lists the fault menu's keys, one per pipeline.AllFaults entry
+	// Fault lists the fault menu's keys, one per stage.AllFaults entry
 	// (at most nine: 1..9), in menu order.
 	Fault []key.Binding
 	// Select is a help-only binding that stands for Up and Down in the
@@ -67,7 +67,7 @@ func DefaultKeyMap() KeyMap {
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit (stops all)")),
 		Select:   key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑↓", "select")),
 	}
-	for i, f := range pipeline.AllFaults {
+	for i, f := range stage.AllFaults {
 		if i >= 9 {
 			break
 		}
@@ -116,7 +116,7 @@ func combine(keys, desc string, bs ...key.Binding) key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	faults := []key.Binding{k.Faults}
 	for i, b := range k.Fault {
-		b.SetHelp("f "+b.Help().Key, "fault "+string(pipeline.AllFaults[i]))
+		b.SetHelp("f "+b.Help().Key, "fault "+string(stage.AllFaults[i]))
 		faults = append(faults, b)
 	}
 	return [][]key.Binding{

@@ -7,38 +7,53 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // faultInfo says what a fault does, for the fault menu.
-func faultInfo(f pipeline.Fault) string {
+func faultInfo(f stage.Fault) string {
 	switch f {
-	case pipeline.FaultKill:
+	case stage.FaultKill:
 		return "SIGKILL the stage once; the restart policy reacts"
-	case pipeline.FaultPause:
+	case stage.FaultPause:
 		return "SIGSTOP it until cleared (a hung stage)"
-	case pipeline.FaultCrashLoop:
+	case stage.FaultCrashLoop:
 		return "every start exits at once until cleared"
-	case pipeline.FaultCorrupt:
+	case stage.FaultCorrupt:
 		return "inject random bytes into its input"
-	case pipeline.FaultTruncate:
+	case stage.FaultTruncate:
 		return "inject truncated copies of real messages"
-	case pipeline.FaultSlow:
+	case stage.FaultSlow:
 		return "let it run only a fraction of the time"
-	case pipeline.FaultDBFull:
+	case stage.FaultDBFull:
 		return "the logger's database cannot grow"
-	case pipeline.FaultSilent:
+	case stage.FaultSilent:
 		return "it stops sending status"
 	}
 	return string(f)
 }
 
-// faultOnly is the one kind of stage a fault applies to, or "" for any.
-func faultOnly(f pipeline.Fault) string {
-	if f == pipeline.FaultDBFull {
-		return "logger"
+// faultOnly names the kinds of stage a fault applies to, as their Specs
+// say ("logger"), or "" when it applies to every kind.
+func faultOnly(f stage.Fault) string {
+	var kinds []string
+	for _, sp := range stage.Table {
+		if sp.Has(f) {
+			kinds = append(kinds, string(sp.Kind))
+		}
 	}
-	return ""
+	if len(kinds) == len(stage.Table) {
+		return ""
+	}
+	return strings.Join(kinds, "/")
+}
+
+// faultApplies reports whether f applies to a stage of kind; a kind not in
+// the table (a remote stage's) is given the benefit of the doubt.
+func faultApplies(f stage.Fault, kind stage.Kind) bool {
+	sp, ok := stage.Lookup(kind)
+	return !ok || sp.Has(f)
 }
 
 // sectionTitle draws a pane title filling w cells: "─ Events ───────".
@@ -105,14 +120,14 @@ func (m model) eventPane(w, h int) []string {
 
 // eventLines draws one event in one line of at most w cells, or, if wrap,
 // two when its text does not fit: the second is indented and cut with "…".
-func (m model) eventLines(e pipeline.Event, w int, wrap bool) []string {
+func (m model) eventLines(e supervisor.Event, w int, wrap bool) []string {
 	head := m.styles.Dim.Render(e.At.Format("15:04:05")) + " "
 	if e.Stage != "" {
 		head += clean(e.Stage) + " "
 	}
 	text := clean(e.Text)
 	if e.Kind != "" {
-		head += m.styles.eventKind(e.Kind).Render(clean(e.Kind))
+		head += m.styles.eventKind(e.Kind).Render(clean(string(e.Kind)))
 		if text != "" {
 			head += ": "
 		}
@@ -185,23 +200,23 @@ func (m model) viewFaultMenu(w, h int) []string {
 	}
 	s := m.styles
 	st, _ := m.selectedStage()
-	active := map[pipeline.Fault]bool{}
+	active := map[stage.Fault]bool{}
 	for _, f := range st.Faults {
 		active[f] = true
 	}
 	out := []string{m.sectionTitle("Inject a fault into "+clean(st.Name)+" · again clears it · esc closes", w)}
 	nameW := 0
-	for _, f := range pipeline.AllFaults {
+	for _, f := range stage.AllFaults {
 		nameW = max(nameW, len(f))
 	}
 	for i, b := range m.keys.Fault {
-		f := pipeline.AllFaults[i]
+		f := stage.AllFaults[i]
 		mark := "   "
 		if active[f] {
 			mark = s.Active.Render(" on")
 		}
 		name, info := fit(string(f), nameW), faultInfo(f)
-		if only := faultOnly(f); only != "" && only != st.Kind {
+		if only := faultOnly(f); only != "" && !faultApplies(f, st.Kind) {
 			name, info = s.Dim.Render(name), info+" ("+only+" only)"
 		}
 		line := " " + s.Key.Render(b.Help().Key) + "  " + name + mark + "  " + s.Dim.Render(info)

@@ -11,7 +11,8 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // flashFor is how long a command's outcome stays on the flash line.
@@ -31,7 +32,7 @@ type model struct {
 
 	width, height int
 
-	snap     pipeline.Snapshot
+	snap     supervisor.Snapshot
 	haveSnap bool
 	rates    *rates
 
@@ -171,9 +172,9 @@ func (m model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			for i, b := range k.Fault {
 				if key.Matches(msg, b) {
 					m.menu = false
-					f := pipeline.AllFaults[i]
+					f := stage.AllFaults[i]
 					op := "fault " + string(f) // one-shot: kill
-					if st, ok := m.selectedStage(); ok && f != pipeline.FaultKill {
+					if st, ok := m.selectedStage(); ok && f != stage.FaultKill {
 						op += " on" // faults are toggled: say which way
 						if slices.Contains(st.Faults, f) {
 							op = "fault " + string(f) + " off"
@@ -273,7 +274,7 @@ func (m model) selectBy(delta int) (tea.Model, tea.Cmd) {
 
 // applySnapshot takes a new snapshot in, keeping the selection on the same
 // stage instance (by name, so it follows moves) or near where it was.
-func (m *model) applySnapshot(s pipeline.Snapshot) {
+func (m *model) applySnapshot(s supervisor.Snapshot) {
 	m.snap = s
 	m.haveSnap = true
 	m.rates.observe(s)
@@ -306,11 +307,11 @@ func (m *model) setFlash(s string, isErr bool) {
 	m.flash, m.flashErr, m.flashAt = s, isErr, m.now()
 }
 
-func (m model) selectedStage() (pipeline.StageSnapshot, bool) {
+func (m model) selectedStage() (supervisor.StageSnapshot, bool) {
 	for _, st := range m.snap.Stages {
 		if st.Name == m.selected {
 			return st, true
 		}
 	}
-	return pipeline.StageSnapshot{}, false
+	return supervisor.StageSnapshot{}, false
 }

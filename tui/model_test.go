@@ -11,7 +11,8 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 func TestInitSamplesTheSupervisor(t *testing.T) {
@@ -146,7 +147,7 @@ func TestCommandFailureFlashes(t *testing.T) {
 }
 
 func TestNoStageSelected(t *testing.T) {
-	f := newFake(pipeline.Snapshot{})
+	f := newFake(supervisor.Snapshot{})
 	m := newTestModel(f, Options{})
 	for _, k := range []string{"s", "x", "K", "r", "p", "[", "]", "f"} {
 		var cmd tea.Cmd
@@ -170,7 +171,7 @@ func TestNoStageSelected(t *testing.T) {
 }
 
 func TestFaultMenu(t *testing.T) {
-	for i, fault := range pipeline.AllFaults {
+	for i, fault := range stage.AllFaults {
 		k := strconv.Itoa(i + 1)
 		t.Run(k+"_"+string(fault), func(t *testing.T) {
 			f := newFake(fixture(0))
@@ -181,7 +182,7 @@ func TestFaultMenu(t *testing.T) {
 				t.Fatalf("f: menu %v, cmd %v; want open, no command", m.menu, cmd != nil)
 			}
 			v := m.View()
-			for _, fl := range pipeline.AllFaults {
+			for _, fl := range stage.AllFaults {
 				if !strings.Contains(v, string(fl)) || !strings.Contains(v, faultInfo(fl)) {
 					t.Errorf("fault menu lacks %q:\n%s", fl, v)
 				}
@@ -231,12 +232,12 @@ func TestFaultMenu(t *testing.T) {
 		found := false
 		for _, line := range strings.Split(m.View(), "\n") {
 			switch {
-			case strings.Contains(line, faultInfo(pipeline.FaultSlow)):
+			case strings.Contains(line, faultInfo(stage.FaultSlow)):
 				found = true
 				if !strings.Contains(line, " on ") {
 					t.Errorf("active fault slow not marked: %q", line)
 				}
-			case strings.Contains(line, faultInfo(pipeline.FaultKill)):
+			case strings.Contains(line, faultInfo(stage.FaultKill)):
 				if strings.Contains(line, " on ") {
 					t.Errorf("inactive fault kill marked: %q", line)
 				}
@@ -295,7 +296,7 @@ func TestSelection(t *testing.T) {
 
 	// The selection follows the stage when the start order changes...
 	s := fixture(0)
-	s.Stages = append([]pipeline.StageSnapshot{s.Stages[4]}, s.Stages[:4]...)
+	s.Stages = append([]supervisor.StageSnapshot{s.Stages[4]}, s.Stages[:4]...)
 	m, _ = update(t, m, SnapshotMsg{Snapshot: s})
 	if m.selected != "logger" || m.selIdx != 0 {
 		t.Fatalf("after moving logger first: selected %q at %d; want logger at 0", m.selected, m.selIdx)
@@ -358,8 +359,8 @@ func TestEveryKeyBound(t *testing.T) {
 			}
 		}
 	}
-	if len(km.Fault) != min(9, len(pipeline.AllFaults)) {
-		t.Fatalf("%d fault keys for %d faults", len(km.Fault), len(pipeline.AllFaults))
+	if len(km.Fault) != min(9, len(stage.AllFaults)) {
+		t.Fatalf("%d fault keys for %d faults", len(km.Fault), len(stage.AllFaults))
 	}
 }
 
@@ -500,7 +501,7 @@ func TestLinkRates(t *testing.T) {
 		t.Fatalf("rate just after a restart = %v; want 0", got)
 	}
 	s4 := fixture(3 * time.Second)
-	s4.Stages[0].State = pipeline.StateStopped
+	s4.Stages[0].State = supervisor.StateStopped
 	r.observe(s4)
 	if got := r.rate("generator"); got != 0 {
 		t.Fatalf("rate of a stopped stage = %v; want 0", got)
@@ -635,7 +636,7 @@ func TestEventsWrap(t *testing.T) {
 func TestBoxFaultsFit(t *testing.T) {
 	m := loaded(t, newFake(fixture(0)))
 	st := m.snap.Stages[2] // backing off
-	st.Faults = []pipeline.Fault{pipeline.FaultCrashLoop}
+	st.Faults = []stage.Fault{stage.FaultCrashLoop}
 	got := m.boxContent(st, displayState(st), 22, 3)
 	want := []string{"● backoff 3s", "last exit: killed", "restarts 1 · crashloop"}
 	if !reflect.DeepEqual(got, want) {

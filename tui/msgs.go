@@ -6,7 +6,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // refreshInterval is how often the console samples the supervisor.
@@ -18,7 +18,7 @@ const logLines = 500
 // SnapshotMsg carries one supervisor snapshot and the recent log lines of
 // the stage that was selected when it was taken.
 type SnapshotMsg struct {
-	Snapshot pipeline.Snapshot
+	Snapshot supervisor.Snapshot
 	LogStage string   // whose lines Logs are; "" for none
 	Logs     []string // oldest first
 

@@ -9,21 +9,22 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
 // displayState is the state word shown for a stage: the supervisor's state,
 // refined by what it knows besides (paused, or slowed by the slow fault)
 // and what the stage reports (blocked on a full database, stopping).
-func displayState(st pipeline.StageSnapshot) string {
+func displayState(st supervisor.StageSnapshot) string {
 	if st.Paused {
-		if slices.Contains(st.Faults, pipeline.FaultSlow) && !slices.Contains(st.Faults, pipeline.FaultPause) {
+		if slices.Contains(st.Faults, stage.FaultSlow) && !slices.Contains(st.Faults, stage.FaultPause) {
 			return "slow"
 		}
 		return "paused"
 	}
-	if st.State == pipeline.StateRunning && st.Status != nil {
+	if st.State == supervisor.StateRunning && st.Status != nil {
 		switch st.Status.State {
 		case wire.StateBlocked, wire.StateStopping:
 			return st.Status.State
@@ -37,14 +38,14 @@ func displayState(st pipeline.StageSnapshot) string {
 
 // current reports whether the stage's last status describes it now: it
 // runs, reports on time and is not paused (a slowed stage still reports).
-func current(st pipeline.StageSnapshot) bool {
-	return (st.State == pipeline.StateRunning || st.State == pipeline.StateRemote) && displayState(st) != "paused"
+func current(st supervisor.StageSnapshot) bool {
+	return (st.State == supervisor.StateRunning || st.State == supervisor.StateRemote) && displayState(st) != "paused"
 }
 
 // live reports whether the stage has a process the supervisor watches.
-func live(st pipeline.StageSnapshot) bool {
+func live(st supervisor.StageSnapshot) bool {
 	switch st.State {
-	case pipeline.StateRunning, pipeline.StateStale, pipeline.StateStarting, pipeline.StateRemote:
+	case supervisor.StateRunning, supervisor.StateStale, supervisor.StateStarting, supervisor.StateRemote:
 		return true
 	}
 	return false
@@ -92,7 +93,7 @@ func (m model) arrow(mid bool, w int) string {
 // renderBox draws one stage as a box w cells wide with n content lines. The
 // border takes the state's colour; the selected box has a double border, so
 // the selection shows without colour too.
-func (m model) renderBox(st pipeline.StageSnapshot, w, n int, selected bool) []string {
+func (m model) renderBox(st supervisor.StageSnapshot, w, n int, selected bool) []string {
 	word := displayState(st)
 	bs := m.styles.state(word)
 	tl, tr, bl, br, hz, vt := "╭", "╮", "╰", "╯", "─", "│"
@@ -129,17 +130,17 @@ func shortExit(s string) string {
 // boxContent is a box's n content lines: state, pid or last exit, uptime
 // and restarts, and with four lines the stage's rate. Active faults go on
 // the state line when they fit, else on the third line.
-func (m model) boxContent(st pipeline.StageSnapshot, word string, iw, n int) []string {
+func (m model) boxContent(st supervisor.StageSnapshot, word string, iw, n int) []string {
 	now := m.now()
 	wide := iw >= 22
 	state := "● " + word
-	if st.State == pipeline.StateBackoff && !st.BackoffUntil.IsZero() {
+	if st.State == supervisor.StateBackoff && !st.BackoffUntil.IsZero() {
 		state += " " + fmtDur(st.BackoffUntil.Sub(now).Round(time.Second))
 	}
 	var fs []string
 	for _, f := range st.Faults {
 		// The state word already says "paused" or "slow".
-		if (f == pipeline.FaultPause && word == "paused") || (f == pipeline.FaultSlow && word == "slow") {
+		if (f == stage.FaultPause && word == "paused") || (f == stage.FaultSlow && word == "slow") {
 			continue
 		}
 		fs = append(fs, string(f))
@@ -152,7 +153,7 @@ func (m model) boxContent(st pipeline.StageSnapshot, word string, iw, n int) []s
 		if st.PID == 0 {
 			second = "pid -"
 		}
-		if st.State == pipeline.StateRemote && st.Status != nil && st.Status.Host != "" {
+		if st.State == supervisor.StateRemote && st.Status != nil && st.Status.Host != "" {
 			second += " @" + clean(st.Status.Host)
 		}
 		up := "up -"

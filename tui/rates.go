@@ -3,7 +3,8 @@ package tui
 import (
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // rateWindow is how far back the byte rates look.
@@ -28,7 +29,7 @@ func newRates() *rates {
 }
 
 // observe records a snapshot's counters.
-func (r *rates) observe(s pipeline.Snapshot) {
+func (r *rates) observe(s supervisor.Snapshot) {
 	seen := make(map[string]bool, len(s.Stages))
 	for _, st := range s.Stages {
 		seen[st.Name] = true
@@ -90,18 +91,16 @@ func (r *rates) rate(name string) float64 {
 
 // link is the data flowing between two kinds of stage.
 type link struct {
-	From, To string
+	From, To stage.Kind
 	BPS      float64
 }
 
-// dataKinds is the order data flows in.
-var dataKinds = []string{"generator", "extractor", "logger"}
-
-// links sums the output rates of each data link's upstream instances.
-func (r *rates) links(s pipeline.Snapshot) []link {
+// links sums the output rates of each data link's upstream instances, in
+// the order data flows (stage.Flows).
+func (r *rates) links(s supervisor.Snapshot) []link {
 	var out []link
-	for i := 0; i+1 < len(dataKinds); i++ {
-		l := link{From: dataKinds[i], To: dataKinds[i+1]}
+	for _, f := range stage.Flows() {
+		l := link{From: f.From, To: f.To}
 		for _, st := range s.Stages {
 			if st.Kind == l.From {
 				l.BPS += r.rate(st.Name)

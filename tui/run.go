@@ -11,7 +11,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // Controller is what the console needs of the supervisor. Snapshot and Logs
@@ -19,7 +20,7 @@ import (
 // commands may block (stop waits for a grace period): the console runs each
 // in its own goroutine.
 type Controller interface {
-	Snapshot() pipeline.Snapshot
+	Snapshot() supervisor.Snapshot
 	Logs(name string, n int) []string // the last n lines, oldest first
 
 	Start(name string) error
@@ -32,7 +33,7 @@ type Controller interface {
 	MoveDown(name string) error // one place later in the start order
 	RestartAll() error          // in the current start order
 	Scale(delta int) error      // extractor replicas, +1 or -1
-	Inject(name string, f pipeline.Fault) error
+	Inject(name string, f stage.Fault) error
 }
 
 // Options configure the console. The zero value is usable.

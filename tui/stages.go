@@ -8,7 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // column is one column of the stage table.
@@ -16,106 +16,136 @@ type column struct {
 	title string
 	w     int
 	right bool
-	cell  func(st pipeline.StageSnapshot) string
+	cell  func(st supervisor.StageSnapshot) string
+}
+
+// colWidths are the stage table's column widths for one terminal width.
+type colWidths struct {
+	wide, narrow             bool
+	name, spark, qbar, count int
+}
+
+func widthsFor(w int) colWidths {
+	c := colWidths{wide: w >= 120, narrow: w < 80, name: 12, spark: 10, qbar: 6, count: 7}
+	switch {
+	case c.wide:
+		c.name, c.qbar, c.count = 14, 10, 8
+	case c.narrow:
+		c.name, c.spark, c.qbar = 11, 6, 4
+	}
+	return c
 }
 
 // columns chooses the stage table's columns for width w: narrow terminals
 // drop some, wide ones get more and a longer sparkline.
 func (m model) columns(w int) []column {
+	cw := widthsFor(w)
+	cols, sparkCol := m.countColumns(cw)
+	if cw.wide {
+		cols = append(cols, m.wideColumns()...)
+	}
+	return m.fitColumns(cols, sparkCol, w, cw.wide)
+}
+
+// statusCell makes a cell of the last status received; when it is not
+// current (the process is gone, paused or silent) the cell is dimmed.
+func (m model) statusCell(f func(st supervisor.StageSnapshot) string) func(st supervisor.StageSnapshot) string {
 	s := m.styles
+	return func(st supervisor.StageSnapshot) string {
+		if st.Status == nil {
+			return s.Dim.Render("-")
+		}
+		if !current(st) {
+			return s.Dim.Render(ansi.Strip(f(st)))
+		}
+		return f(st)
+	}
+}
+
+// countColumns are the name, state, rate and counter columns, with an
+// empty sparkline column at sparkCol for fitColumns to size.
+func (m model) countColumns(cw colWidths) (cols []column, sparkCol int) {
+	s, status := m.styles, m.statusCell
 	scale := 16
 	for _, st := range m.snap.Stages {
 		if st.Status != nil {
 			scale = max(scale, st.Status.QueueDepth)
 		}
 	}
-	// status cells show the last status received; when it is not current
-	// (the process is gone, paused or silent) they are dimmed.
-	status := func(f func(st pipeline.StageSnapshot) string) func(st pipeline.StageSnapshot) string {
-		return func(st pipeline.StageSnapshot) string {
-			if st.Status == nil {
-				return s.Dim.Render("-")
-			}
-			if !current(st) {
-				return s.Dim.Render(ansi.Strip(f(st)))
-			}
-			return f(st)
-		}
-	}
-	wide, narrow := w >= 120, w < 80
-
-	nameW, sparkW, qbarW, countW := 12, 10, 6, 7
-	switch {
-	case wide:
-		nameW, qbarW, countW = 14, 10, 8
-	case narrow:
-		nameW, sparkW, qbarW = 11, 6, 4
-	}
-	var cols []column
-	cols = append(cols, column{title: "STAGE", w: nameW, cell: func(st pipeline.StageSnapshot) string {
-		name := trunc(clean(st.Name), nameW)
+	cols = append(cols, column{title: "STAGE", w: cw.name, cell: func(st supervisor.StageSnapshot) string {
+		name := trunc(clean(st.Name), cw.name)
 		if st.Name == m.selected {
 			return s.Selected.Render(name)
 		}
 		return s.state(displayState(st)).Render(name)
 	}})
-	if wide {
-		cols = append(cols, column{title: "STATE", w: 8, cell: func(st pipeline.StageSnapshot) string {
+	if cw.wide {
+		cols = append(cols, column{title: "STATE", w: 8, cell: func(st supervisor.StageSnapshot) string {
 			word := displayState(st)
 			return s.state(word).Render(trunc(word, 8))
 		}})
 	}
-	cols = append(cols, column{title: "FPS", w: 5, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+	cols = append(cols, column{title: "FPS", w: 5, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 		if !live(st) {
 			return "-" // the process is gone: its last rate is history
 		}
 		return fmt.Sprintf("%.1f", st.Status.FPS)
 	})})
-	sparkCol := len(cols)
-	cols = append(cols, column{w: sparkW})
-	if !narrow {
-		cols = append(cols, column{title: "IN", w: countW, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+	sparkCol = len(cols)
+	cols = append(cols, column{w: cw.spark})
+	if !cw.narrow {
+		cols = append(cols, column{title: "IN", w: cw.count, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			return fmtShort(st.Status.FramesIn)
 		})})
 	}
 	cols = append(cols,
-		column{title: "OUT", w: countW, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+		column{title: "OUT", w: cw.count, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			return fmtShort(st.Status.FramesOut)
 		})},
-		column{title: "QUEUE", w: qbarW + 4, cell: status(func(st pipeline.StageSnapshot) string {
-			full, empty := bar(st.Status.QueueDepth, scale, qbarW)
+		column{title: "QUEUE", w: cw.qbar + 4, cell: status(func(st supervisor.StageSnapshot) string {
+			full, empty := bar(st.Status.QueueDepth, scale, cw.qbar)
 			return s.BarFull.Render(full) + s.BarEmpty.Render(empty) + fitRight(strconv.Itoa(st.Status.QueueDepth), 4)
 		})},
-		column{title: "DROP", w: 5, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+		column{title: "DROP", w: 5, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			return fmtShort(st.Status.Dropped)
 		})},
-		column{title: "ERR", w: 4, right: true, cell: status(func(st pipeline.StageSnapshot) string {
+		column{title: "ERR", w: 4, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			if st.Status.Errors > 0 {
 				return s.Error.Render(fmtShort(st.Status.Errors))
 			}
 			return "0"
 		})},
 	)
-	if wide {
-		cols = append(cols,
-			column{title: "MB/s OUT", w: 8, right: true, cell: func(st pipeline.StageSnapshot) string {
-				return fmt.Sprintf("%.2f", m.rates.rate(st.Name)/1e6)
-			}},
-			column{title: "P50/P99", w: 11, right: true, cell: status(func(st pipeline.StageSnapshot) string {
-				if st.Status.Latency == nil {
-					return s.Dim.Render("-")
-				}
-				return fmtMs(st.Status.Latency.P50) + "/" + fmtMs(st.Status.Latency.P99)
-			})},
-		)
+	return cols, sparkCol
+}
+
+// wideColumns are the byte rate and latency columns of wide terminals.
+func (m model) wideColumns() []column {
+	s := m.styles
+	return []column{
+		{title: "MB/s OUT", w: 8, right: true, cell: func(st supervisor.StageSnapshot) string {
+			return fmt.Sprintf("%.2f", m.rates.rate(st.Name)/1e6)
+		}},
+		{title: "P50/P99", w: 11, right: true, cell: m.statusCell(func(st supervisor.StageSnapshot) string {
+			if st.Status.Latency == nil {
+				return s.Dim.Render("-")
+			}
+			return fmtMs(st.Status.Latency.P50) + "/" + fmtMs(st.Status.Latency.P99)
+		})},
 	}
+}
+
+// fitColumns gives the sparkline column its width and title (longer on
+// wide terminals, up to a minute) and the width left to a LAST ERROR column.
+func (m model) fitColumns(cols []column, sparkCol, w int, wide bool) []column {
+	s := m.styles
 	used := 2 // selection marker
 	for _, c := range cols {
 		used += c.w + 1
 	}
 	lastErrW := w - used
 	if wide {
-		extra := min(60-sparkW, max(0, lastErrW-24))
+		extra := min(60-cols[sparkCol].w, max(0, lastErrW-24))
 		cols[sparkCol].w += extra
 		lastErrW -= extra
 	}
@@ -124,11 +154,11 @@ func (m model) columns(w int) []column {
 	if sw >= 60 {
 		cols[sparkCol].title = "LAST MINUTE"
 	}
-	cols[sparkCol].cell = func(st pipeline.StageSnapshot) string {
+	cols[sparkCol].cell = func(st supervisor.StageSnapshot) string {
 		return s.Spark.Render(sparkline(st.FPSHistory, sw))
 	}
 	if lastErrW > 0 {
-		cols = append(cols, column{title: "LAST ERROR", w: lastErrW, cell: func(st pipeline.StageSnapshot) string {
+		cols = append(cols, column{title: "LAST ERROR", w: lastErrW, cell: func(st supervisor.StageSnapshot) string {
 			if st.Status == nil || st.Status.LastError == "" {
 				return ""
 			}
@@ -218,8 +248,9 @@ func (m model) viewInfo(w int) []string {
 	mid[3] = short[3]
 	var longL, shortL []string
 	for _, l := range m.rates.links(m.snap) {
-		longL = append(longL, l.From+" → "+l.To+" "+fmtRate(l.BPS))
-		shortL = append(shortL, l.From[:3]+"→"+l.To[:3]+" "+fmtRate(l.BPS))
+		from, to := string(l.From), string(l.To)
+		longL = append(longL, from+" → "+to+" "+fmtRate(l.BPS))
+		shortL = append(shortL, from[:min(3, len(from))]+"→"+to[:min(3, len(to))]+" "+fmtRate(l.BPS))
 	}
 	dbLine := pick(w,
 		s.Section.Render("DB   ")+" "+strings.Join(long, sep)+dbErr,
@@ -246,8 +277,8 @@ func (m model) viewDetail(w int) string {
 		s.Key.Render("▸ " + clean(st.Name)),
 		s.state(word).Render(word),
 	}
-	if st.Kind != "" && !strings.HasPrefix(st.Name, st.Kind) {
-		parts = append(parts, clean(st.Kind))
+	if st.Kind != "" && !strings.HasPrefix(st.Name, string(st.Kind)) {
+		parts = append(parts, clean(string(st.Kind)))
 	}
 	if len(st.Faults) > 0 {
 		fs := make([]string, len(st.Faults))

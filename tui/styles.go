@@ -3,6 +3,8 @@ package tui
 import (
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/lipgloss"
+
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // Styles are the console's styles. Every style is bound to one renderer, so
@@ -103,23 +105,23 @@ func (s Styles) state(word string) lipgloss.Style {
 }
 
 // eventKind returns the style of an event log entry's kind.
-func (s Styles) eventKind(kind string) lipgloss.Style {
+func (s Styles) eventKind(kind stage.EventKind) lipgloss.Style {
 	switch kind {
-	case "start", "running", "resume", "scale":
+	case stage.EventStart, stage.EventRunning, stage.EventScale:
 		return s.Running
-	case "restart":
+	case stage.EventRestart:
 		return s.Starting
-	case "exit", "backoff":
+	case stage.EventExit, stage.EventBackoff:
 		return s.Backoff
-	case "kill", "failed", "invariant", "error", "status-error":
+	case stage.EventKill, stage.EventFailed, stage.EventInvariant, stage.EventStatusError:
 		return s.Failed
-	case "fault", "pause":
+	case stage.EventFault:
 		return s.Paused
-	case "stop", "shutdown":
+	case stage.EventStop, stage.EventShutdown:
 		return s.Stopped
-	case "stale":
+	case stage.EventStale:
 		return s.Stale
-	case "remote", "move", "order", "reorder":
+	case stage.EventRemote, stage.EventReorder:
 		return s.Remote
 	}
 	return s.Dim

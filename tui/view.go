@@ -163,7 +163,7 @@ func (m model) viewTitle(w int) string {
 		}
 		parts = append(parts, fmtCount(int64(running))+"/"+fmtCount(int64(len(m.snap.Stages)))+" running")
 		if m.snap.Delivery != "" {
-			parts = append(parts, m.snap.Delivery)
+			parts = append(parts, string(m.snap.Delivery))
 		}
 		if m.snap.StatusErrors > 0 {
 			parts = append(parts, s.Error.Render(fmtCount(int64(m.snap.StatusErrors))+" bad status msgs"))

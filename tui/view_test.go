@@ -14,7 +14,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // checkFits fails unless view has at most h lines, none wider than w.
@@ -33,7 +33,7 @@ func checkFits(t *testing.T, view string, w, h int) {
 
 func TestViewFits(t *testing.T) {
 	sizes := [][2]int{{80, 24}, {160, 48}, {200, 50}, {100, 30}, {120, 40}, {60, 20}, {50, 16}, {30, 10}, {10, 5}, {1, 1}}
-	snaps := map[string]pipeline.Snapshot{
+	snaps := map[string]supervisor.Snapshot{
 		"five":  fixture(0),
 		"ten":   bigFixture(),
 		"empty": {At: t0},

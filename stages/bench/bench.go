@@ -49,7 +49,7 @@ type Config struct {
 	// limit. 0 = Go's default.
 	GOMAXPROCS int
 	// StageFlags are extra flags for each stage, by stage name.
-	StageFlags map[string][]string
+	StageFlags map[stage.Kind][]string
 	Keep       bool      // keep the temporary folder (database, logs, large frames)
 	Progress   io.Writer // progress lines; nil = none
 }
@@ -121,7 +121,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 
 // parseArgs parses the bench's command line; usage errors go to stderr.
 func parseArgs(args []string, exe string, stderr io.Writer) (cfg Config, asJSON bool, err error) {
-	cfg = Config{Exe: exe, Progress: stderr, StageFlags: map[string][]string{}}
+	cfg = Config{Exe: exe, Progress: stderr, StageFlags: map[stage.Kind][]string{}}
 	fs := flag.NewFlagSet("imaging-tui bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -157,9 +157,9 @@ func parseArgs(args []string, exe string, stderr io.Writer) (cfg Config, asJSON 
 	if set["rounds"] && !set["slice"] {
 		cfg.Slice = 0 // rounds are phases one after the other
 	}
-	cfg.StageFlags["generator"] = strings.Fields(genFlags)
-	cfg.StageFlags["extractor"] = strings.Fields(exFlags)
-	cfg.StageFlags["logger"] = strings.Fields(lgFlags)
+	cfg.StageFlags[stage.Generator] = strings.Fields(genFlags)
+	cfg.StageFlags[stage.Extractor] = strings.Fields(exFlags)
+	cfg.StageFlags[stage.Logger] = strings.Fields(lgFlags)
 	if fs.NArg() > 0 {
 		return cfg, false, usageErr(stderr, "unexpected argument %q", fs.Arg(0))
 	}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/supervisor"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
@@ -36,9 +38,9 @@ type pipeStage struct {
 
 // The supervisor's instance names of the three stages.
 const (
-	genInstance = supervisor.KindGenerator
-	exInstance  = supervisor.KindExtractor + "-0"
-	lgInstance  = supervisor.KindLogger
+	genInstance = string(stage.Generator)
+	exInstance  = string(stage.Extractor) + "-0"
+	lgInstance  = string(stage.Logger)
 )
 
 // The position of each stage in pipe.stages and in what is read of them.
@@ -63,7 +65,7 @@ func stopGrace(frame time.Duration) time.Duration { return 10*time.Second + 3*fr
 // takes per frame.
 func supervisorConfig(cfg Config, dir, tmp string, frame time.Duration) supervisor.Config {
 	sc := supervisor.DefaultConfig()
-	// Transport: set by bus.NewTransport once the supervisor takes one
+	sc.Transport = bus.NewTransport()
 	sc.Exe = cfg.Exe
 	sc.RunDir = tmp
 	sc.StatusBind = "@ipc://" + filepath.Join(tmp, "st") // not the console's TCP port, which may be in use
@@ -82,10 +84,10 @@ func supervisorConfig(cfg Config, dir, tmp string, frame time.Duration) supervis
 	if cfg.ReturnMemory {
 		ex = append(ex, "--return-memory")
 	}
-	sc.ExtraArgs = map[string][]string{
-		supervisor.KindGenerator: slices.Concat(gen, cfg.StageFlags["generator"]),
-		supervisor.KindExtractor: slices.Concat(ex, cfg.StageFlags["extractor"]),
-		supervisor.KindLogger:    slices.Concat(logJSON, cfg.StageFlags["logger"]),
+	sc.ExtraArgs = map[stage.Kind][]string{
+		stage.Generator: slices.Concat(gen, cfg.StageFlags[stage.Generator]),
+		stage.Extractor: slices.Concat(ex, cfg.StageFlags[stage.Extractor]),
+		stage.Logger:    slices.Concat(logJSON, cfg.StageFlags[stage.Logger]),
 	}
 	if cfg.GOMAXPROCS > 0 {
 		// Every stage's: the extractor's SIFT runs in C, which it does not limit.
@@ -111,8 +113,8 @@ func startPipe(ctx context.Context, cfg Config, dir, tmp string, frame time.Dura
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &pipe{sup: sup, cancel: cancel, done: make(chan error, 1), stages: []pipeStage{
-		{name: supervisor.KindGenerator, instance: genInstance}, {name: supervisor.KindExtractor, instance: exInstance},
-		{name: supervisor.KindLogger, instance: lgInstance}}}
+		{name: string(stage.Generator), instance: genInstance}, {name: string(stage.Extractor), instance: exInstance},
+		{name: string(stage.Logger), instance: lgInstance}}}
 	go func() { p.done <- sup.Run(runCtx) }() // ends when close cancels runCtx
 	return p, p.start(ctx, cfg.Nice)
 }
@@ -151,7 +153,7 @@ func (p *pipe) start(ctx context.Context, nice int) error {
 			return fmt.Errorf("pipeline: %s: %w", s.name, err)
 		}
 		p.args = append(p.args, s.name+" "+shellJoin(argv[min(3, len(argv)):]))
-		if nice != 0 && s.name != supervisor.KindExtractor {
+		if nice != 0 && s.name != string(stage.Extractor) {
 			renice(s.pid, nice) // now that every thread of theirs exists
 		}
 	}

@@ -14,14 +14,14 @@ import (
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/db"
-	"github.com/imaging-tui/imaging-tui/supervisor"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
 // TestSupervisorConfig checks how the bench's settings reach the
 // supervisor's configuration.
 func TestSupervisorConfig(t *testing.T) {
 	cfg := Config{Exe: "/bin/it", Workers: 3, Threads: 2, ReturnMemory: true, Window: 4, GOMAXPROCS: 1,
-		StageFlags: map[string][]string{"logger": {"--retain-frames", "2"}}}
+		StageFlags: map[stage.Kind][]string{stage.Logger: {"--retain-frames", "2"}}}
 	sc := supervisorConfig(cfg, "/img", "/tmp/itb-1/0", 2*time.Second)
 	if sc.Exe != "/bin/it" || sc.Images != "/img" || sc.Workers != 3 || sc.Threads != 2 || sc.RetainBytes != 0 ||
 		sc.DB != "/tmp/itb-1/0/bench.db" || sc.RunDir != "/tmp/itb-1/0" || sc.StatusBind != "@ipc:///tmp/itb-1/0/st" {
@@ -30,10 +30,10 @@ func TestSupervisorConfig(t *testing.T) {
 	if sc.StopGrace != 16*time.Second || sc.DrainGrace != 10*time.Second {
 		t.Errorf("stop grace %v, drain grace %v; want 16s (10s + 3 frames) and 10s", sc.StopGrace, sc.DrainGrace)
 	}
-	want := map[string][]string{
-		supervisor.KindGenerator: {"--drain", "2s", "--log-format", "json", "--window", "4"},
-		supervisor.KindExtractor: {"--log-format", "json", "--return-memory"},
-		supervisor.KindLogger:    {"--log-format", "json", "--retain-frames", "2"},
+	want := map[stage.Kind][]string{
+		stage.Generator: {"--drain", "2s", "--log-format", "json", "--window", "4"},
+		stage.Extractor: {"--log-format", "json", "--return-memory"},
+		stage.Logger:    {"--log-format", "json", "--retain-frames", "2"},
 	}
 	for kind, w := range want {
 		if got := sc.ExtraArgs[kind]; !slices.Equal(got, w) {
@@ -43,8 +43,8 @@ func TestSupervisorConfig(t *testing.T) {
 	if !slices.Contains(sc.Env, "GOMAXPROCS=1") {
 		t.Errorf("Env = %q; want GOMAXPROCS=1", sc.Env)
 	}
-	if sc := supervisorConfig(Config{}, "/img", "/tmp/x", 0); len(sc.Env) != 0 || slices.Contains(sc.ExtraArgs[supervisor.KindGenerator], "--window") {
-		t.Errorf("supervisorConfig of defaults: env %q, generator args %q; want neither GOMAXPROCS nor --window", sc.Env, sc.ExtraArgs[supervisor.KindGenerator])
+	if sc := supervisorConfig(Config{}, "/img", "/tmp/x", 0); len(sc.Env) != 0 || slices.Contains(sc.ExtraArgs[stage.Generator], "--window") {
+		t.Errorf("supervisorConfig of defaults: env %q, generator args %q; want neither GOMAXPROCS nor --window", sc.Env, sc.ExtraArgs[stage.Generator])
 	}
 }
 
@@ -116,7 +116,7 @@ func pipelineTestConfig(t *testing.T) (Config, string) {
 	}
 	var progress bytes.Buffer
 	return Config{Exe: exe, Workers: 1, Threads: 1, Warmup: 500 * time.Millisecond, Progress: &progress,
-		StageFlags: map[string][]string{}}, dir
+		StageFlags: map[stage.Kind][]string{}}, dir
 }
 
 // loggerStart is the time of the first JSON line in the logger's log.

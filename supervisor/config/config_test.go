@@ -138,8 +138,8 @@ func fileSettings(t *testing.T, path string) Settings {
 	c.StatusBind, s.Metrics = "@ipc:///tmp/file-status", "127.0.0.1:9999"
 	c.RestartBase, c.RestartCap, c.MaxRestarts, c.RestartWindow = 100*time.Millisecond, 3*time.Second, 9, 2*time.Minute
 	c.StopGrace, c.DrainGrace = 4*time.Second, 5*time.Second
-	c.ExtraArgs = map[string][]string{"generator": {"--window", "16"}, "extractor": {"--max-features", "300"}, "logger": {"--quiet"}}
-	c.Restart = map[string]supervisor.RestartPolicy{"extractor": {MaxRestarts: 20, Cap: time.Second}}
+	c.ExtraArgs = map[stage.Kind][]string{"generator": {"--window", "16"}, "extractor": {"--max-features", "300"}, "logger": {"--quiet"}}
+	c.Restart = map[stage.Kind]supervisor.RestartPolicy{"extractor": {MaxRestarts: 20, Cap: time.Second}}
 	c.RetainFrames, c.RetainBytes = 1000, 512<<20
 	s.Headless.For, s.Headless.Frames, s.Headless.Chaos, s.Headless.JSON = 45*time.Second, 300, "5s kill extractor", true
 	s.ConfigFile = path
@@ -305,7 +305,7 @@ func TestSizesAndDurations(t *testing.T) {
 		want int64
 	}{{"retain_bytes = 1048576", 1 << 20}, {`retain_bytes = "2GiB"`, 2 << 30}, {`retain_bytes = "1.5KiB"`, 1536}} {
 		f, err := DecodeTOML([]byte("[stages.logger]\n" + tt.in))
-		if err != nil || int64(*f.Stages.Logger.RetainBytes) != tt.want {
+		if err != nil || int64(*f.Stages[stage.Logger].RetainBytes) != tt.want {
 			t.Errorf("DecodeTOML(%q) = %v, %v; want %d", tt.in, f, err, tt.want)
 		}
 	}
@@ -314,7 +314,7 @@ func TestSizesAndDurations(t *testing.T) {
 		want int64
 	}{{"1048576", 1 << 20}, {"2GiB", 2 << 30}, {"0", 0}} {
 		f, err := DecodeYAML([]byte("stages: {logger: {retain_bytes: " + tt.in + "}}"))
-		if err != nil || int64(*f.Stages.Logger.RetainBytes) != tt.want {
+		if err != nil || int64(*f.Stages[stage.Logger].RetainBytes) != tt.want {
 			t.Errorf("DecodeYAML(retain_bytes: %s) = %v; want %d", tt.in, err, tt.want)
 		}
 	}
@@ -392,5 +392,30 @@ func TestExamples(t *testing.T) {
 	if y.Supervisor.Replicas != 2 || y.Metrics != "127.0.0.1:9464" || y.Supervisor.Restart["extractor"].MaxRestarts != 10 ||
 		y.Headless.Chaos != "5s kill extractor; 9s restart logger" {
 		t.Errorf("example.yaml = %+v", y)
+	}
+}
+
+// TestStagesFollowTheTable: the stages section is printed in stage.Table
+// order and names every kind; a kind the table does not have is an error
+// in both formats.
+func TestStagesFollowTheTable(t *testing.T) {
+	var out bytes.Buffer
+	if err := WriteYAML(&out, mustParse(t)); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	last := -1
+	for _, kind := range stage.Kinds() {
+		i := strings.Index(text, "\n  "+string(kind)+":")
+		if i < 0 || i < last {
+			t.Errorf("stages.%s printed at %d, after the previous kind at %d; want table order:\n%s", kind, i, last, text)
+		}
+		last = i
+	}
+	if _, err := DecodeYAML([]byte("stages:\n  painter: {}\n  logger: {}\n")); err == nil || !strings.Contains(err.Error(), "painter") {
+		t.Errorf("DecodeYAML with stages.painter = %v; want an error naming it", err)
+	}
+	if _, err := DecodeTOML([]byte("[stages.painter]\n")); err == nil || !strings.Contains(err.Error(), "stages.painter") {
+		t.Errorf("DecodeTOML with stages.painter = %v; want an error naming it", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,47 +16,59 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/imaging-tui/imaging-tui/stages/stage"
-	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // File is the content of a configuration file. A nil field is absent from
 // the file and keeps the flag's value (or default).
 type File struct {
-	Images     *string    `yaml:"images,omitempty" toml:"images,omitempty"`
-	DB         *string    `yaml:"db,omitempty" toml:"db,omitempty"`
-	Delivery   *string    `yaml:"delivery,omitempty" toml:"delivery,omitempty"`
-	Workers    *int       `yaml:"workers,omitempty" toml:"workers,omitempty"`
-	Threads    *int       `yaml:"threads,omitempty" toml:"threads,omitempty"`
-	FPS        *float64   `yaml:"fps,omitempty" toml:"fps,omitempty"`
-	Replicas   *int       `yaml:"replicas,omitempty" toml:"replicas,omitempty"`
-	RunDir     *string    `yaml:"run_dir,omitempty" toml:"run_dir,omitempty"`
-	NoTUI      *bool      `yaml:"no_tui,omitempty" toml:"no_tui,omitempty"`
-	Endpoints  *Endpoints `yaml:"endpoints,omitempty" toml:"endpoints,omitempty"`
-	Restart    *Restart   `yaml:"restart,omitempty" toml:"restart,omitempty"`
-	StopGrace  *Duration  `yaml:"stop_grace,omitempty" toml:"stop_grace,omitempty"`
-	DrainGrace *Duration  `yaml:"drain_grace,omitempty" toml:"drain_grace,omitempty"`
-	Stages     *Stages    `yaml:"stages,omitempty" toml:"stages,omitempty"`
-	Headless   *Headless  `yaml:"headless,omitempty" toml:"headless,omitempty"`
+	Images     *string         `yaml:"images,omitempty" toml:"images,omitempty"`
+	DB         *string         `yaml:"db,omitempty" toml:"db,omitempty"`
+	Delivery   *stage.Delivery `yaml:"delivery,omitempty" toml:"delivery,omitempty"`
+	Workers    *int            `yaml:"workers,omitempty" toml:"workers,omitempty"`
+	Threads    *int            `yaml:"threads,omitempty" toml:"threads,omitempty"`
+	FPS        *float64        `yaml:"fps,omitempty" toml:"fps,omitempty"`
+	Replicas   *int            `yaml:"replicas,omitempty" toml:"replicas,omitempty"`
+	RunDir     *string         `yaml:"run_dir,omitempty" toml:"run_dir,omitempty"`
+	NoTUI      *bool           `yaml:"no_tui,omitempty" toml:"no_tui,omitempty"`
+	Endpoints  *Endpoints      `yaml:"endpoints,omitempty" toml:"endpoints,omitempty"`
+	Restart    *Restart        `yaml:"restart,omitempty" toml:"restart,omitempty"`
+	StopGrace  *Duration       `yaml:"stop_grace,omitempty" toml:"stop_grace,omitempty"`
+	DrainGrace *Duration       `yaml:"drain_grace,omitempty" toml:"drain_grace,omitempty"`
+	Stages     Stages          `yaml:"stages,omitempty" toml:"stages,omitempty"`
+	Headless   *Headless       `yaml:"headless,omitempty" toml:"headless,omitempty"`
 }
 
-// Stages holds the settings of each stage kind.
-type Stages struct {
-	Generator *Stage `yaml:"generator,omitempty" toml:"generator,omitempty"`
-	Extractor *Stage `yaml:"extractor,omitempty" toml:"extractor,omitempty"`
-	Logger    *Stage `yaml:"logger,omitempty" toml:"logger,omitempty"`
-}
+// Stages holds the settings of each stage kind, under its name: a kind of
+// stage.Table. DecodeYAML and DecodeTOML reject other names.
+type Stages map[stage.Kind]*Stage
 
-// kind returns the field of kind, a pointer to a nil *Stage when absent.
-func (s *Stages) kind(kind string) **Stage {
-	switch kind {
-	case supervisor.KindGenerator:
-		return &s.Generator
-	case supervisor.KindExtractor:
-		return &s.Extractor
-	case supervisor.KindLogger:
-		return &s.Logger
+// MarshalYAML writes the stages in stage.Table order.
+func (s Stages) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	for _, kind := range stage.Kinds() {
+		st, ok := s[kind]
+		if !ok {
+			continue
+		}
+		var v yaml.Node
+		if err := v.Encode(st); err != nil {
+			return nil, err
+		}
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: string(kind)}, &v)
 	}
-	panic("config: unknown stage kind " + kind)
+	return n, nil
+}
+
+// unknown returns the names in s that are not stage kinds, sorted.
+func (s Stages) unknown() []string {
+	var out []string
+	for kind := range s {
+		if _, ok := stage.Lookup(kind); !ok {
+			out = append(out, string(kind))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Endpoints are the supervisor's own endpoints.
@@ -87,9 +100,6 @@ type Headless struct {
 	Chaos  *string   `yaml:"chaos,omitempty" toml:"chaos,omitempty"`
 	JSON   *bool     `yaml:"json,omitempty" toml:"json,omitempty"`
 }
-
-// Kinds are the stage kinds, in the order files are printed.
-var Kinds = []string{supervisor.KindGenerator, supervisor.KindExtractor, supervisor.KindLogger}
 
 // ErrFormat is returned (wrapped) for a file whose extension is neither
 // .yaml, .yml nor .toml.
@@ -125,6 +135,10 @@ func DecodeYAML(b []byte) (*File, error) {
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file
 		return nil, err
 	}
+	if bad := f.Stages.unknown(); len(bad) > 0 {
+		// As the decoder says of the other unknown keys.
+		return nil, fmt.Errorf("stages: field %s not found: the stage kinds are %s", strings.Join(bad, ", "), kindList())
+	}
 	return &f, f.check()
 }
 
@@ -135,11 +149,14 @@ func DecodeTOML(b []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
+	var keys []string
+	for _, kind := range f.Stages.unknown() {
+		keys = append(keys, "stages."+kind)
+	}
+	for _, k := range md.Undecoded() {
+		keys = append(keys, k.String())
+	}
+	if len(keys) > 0 {
 		return nil, fmt.Errorf("unknown keys: %s", strings.Join(keys, ", "))
 	}
 	return &f, f.check()
@@ -149,17 +166,29 @@ func DecodeTOML(b []byte) (*File, error) {
 // no meaning for a stage kind.
 func (f *File) check() error {
 	var errs []error
-	if f.Delivery != nil && *f.Delivery != supervisor.DeliveryReliable && *f.Delivery != supervisor.DeliveryBestEffort {
-		errs = append(errs, fmt.Errorf("delivery %q: want %s or %s", *f.Delivery, supervisor.DeliveryReliable, supervisor.DeliveryBestEffort))
+	if f.Delivery != nil {
+		if _, err := stage.ParseDelivery(string(*f.Delivery)); err != nil {
+			errs = append(errs, fmt.Errorf("delivery %q: want %s or %s", *f.Delivery, stage.Reliable, stage.BestEffort))
+		}
 	}
-	if f.Stages != nil {
-		for _, kind := range []string{supervisor.KindGenerator, supervisor.KindExtractor} {
-			if st := *f.Stages.kind(kind); st != nil && (st.RetainFrames != nil || st.RetainBytes != nil) {
-				errs = append(errs, fmt.Errorf("stages.%s: retain_frames and retain_bytes are the logger's", kind))
-			}
+	for _, kind := range stage.Kinds() {
+		if st := f.Stages[kind]; kind != stage.Logger && st != nil && (st.RetainFrames != nil || st.RetainBytes != nil) {
+			errs = append(errs, fmt.Errorf("stages.%s: retain_frames and retain_bytes are the logger's", kind))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// kindList names the stage kinds: "generator, extractor or logger".
+func kindList() string {
+	var names []string
+	for _, k := range stage.Kinds() {
+		names = append(names, string(k))
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // Duration is a time.Duration written as a string such as "250ms" or "1m".

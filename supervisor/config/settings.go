@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/supervisor"
 	"github.com/imaging-tui/imaging-tui/supervisor/metrics"
 )
@@ -89,17 +90,14 @@ func (f *File) Apply(s *Settings, given map[string]bool) {
 	}
 	applyDuration(given, "stop-grace", &c.StopGrace, f.StopGrace)
 	applyDuration(given, "drain-grace", &c.DrainGrace, f.DrainGrace)
-	for _, kind := range Kinds {
-		if f.Stages == nil {
-			break
-		}
-		st := *f.Stages.kind(kind)
+	for _, kind := range stage.Kinds() {
+		st := f.Stages[kind]
 		if st == nil {
 			continue
 		}
-		if st.Args != nil && !given[kind+"-args"] {
+		if st.Args != nil && !given[string(kind)+"-args"] {
 			if c.ExtraArgs == nil {
-				c.ExtraArgs = map[string][]string{}
+				c.ExtraArgs = map[stage.Kind][]string{}
 			}
 			c.ExtraArgs[kind] = slices.Clone(st.Args)
 			if len(st.Args) == 0 {
@@ -113,7 +111,7 @@ func (f *File) Apply(s *Settings, given map[string]bool) {
 			apply(nil, "", &p.MaxRestarts, r.MaxRestarts)
 			applyDuration(nil, "", &p.Window, r.Window)
 			if c.Restart == nil {
-				c.Restart = map[string]supervisor.RestartPolicy{}
+				c.Restart = map[stage.Kind]supervisor.RestartPolicy{}
 			}
 			c.Restart[kind] = p
 		}
@@ -152,11 +150,11 @@ func FileOf(s Settings) File {
 		Restart:    &Restart{Base: dur(c.RestartBase), Cap: dur(c.RestartCap), MaxRestarts: ptr(c.MaxRestarts), Window: dur(c.RestartWindow)},
 		StopGrace:  dur(c.StopGrace),
 		DrainGrace: dur(c.DrainGrace),
-		Stages:     &Stages{},
+		Stages:     Stages{},
 		Headless: &Headless{For: dur(s.Headless.For), Frames: ptr(s.Headless.Frames), Chaos: ptr(s.Headless.Chaos),
 			JSON: ptr(s.Headless.JSON)},
 	}
-	for _, kind := range Kinds {
+	for _, kind := range stage.Kinds() {
 		st := &Stage{Args: slices.Clone(c.ExtraArgs[kind])}
 		if p, ok := c.Restart[kind]; ok {
 			r := &Restart{}
@@ -174,11 +172,11 @@ func FileOf(s Settings) File {
 			}
 			st.Restart = r
 		}
-		if kind == supervisor.KindLogger {
+		if kind == stage.Logger {
 			st.RetainFrames = ptr(c.RetainFrames)
 			st.RetainBytes = ptr(Size(c.RetainBytes))
 		}
-		*f.Stages.kind(kind) = st
+		f.Stages[kind] = st
 	}
 	return f
 }

@@ -5,7 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 var stageLabels = []string{"stage", "instance"}
@@ -49,15 +50,15 @@ var (
 )
 
 // States lists every stage state, in the order imaging_stage_state exposes them.
-var States = []pipeline.State{
-	pipeline.StateStarting, pipeline.StateRunning, pipeline.StateStale, pipeline.StateBackoff,
-	pipeline.StateStopped, pipeline.StateFailed, pipeline.StateRemote,
+var States = []supervisor.State{
+	supervisor.StateStarting, supervisor.StateRunning, supervisor.StateStale, supervisor.StateBackoff,
+	supervisor.StateStopped, supervisor.StateFailed, supervisor.StateRemote,
 }
 
 // Collector is a prometheus.Collector of the pipeline's metrics, computed
 // from a snapshot taken at each Collect. It is safe for concurrent use.
 type Collector struct {
-	snap func() pipeline.Snapshot
+	snap func() supervisor.Snapshot
 
 	mu  sync.Mutex
 	acc map[string]*counts // by instance name
@@ -81,7 +82,7 @@ type counts struct {
 func (a *counts) total(i int) float64 { return float64(a.base[i] + a.last[i]) }
 
 // NewCollector returns a Collector that calls snap at every Collect.
-func NewCollector(snap func() pipeline.Snapshot) *Collector {
+func NewCollector(snap func() supervisor.Snapshot) *Collector {
 	return &Collector{snap: snap, acc: map[string]*counts{}}
 }
 
@@ -97,7 +98,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // sample takes a snapshot and folds it into the sums. Holding c.mu from the
 // snapshot to the fold keeps the snapshots folded in the order they were
 // taken, so a count never seems to go down.
-func (c *Collector) sample() (pipeline.Snapshot, map[string]counts) {
+func (c *Collector) sample() (supervisor.Snapshot, map[string]counts) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	snap := c.snap()
@@ -133,7 +134,7 @@ func (c *Collector) sample() (pipeline.Snapshot, map[string]counts) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snap, sums := c.sample()
 	for _, st := range snap.Stages {
-		labels := []string{st.Kind, st.Name}
+		labels := []string{string(st.Kind), st.Name}
 		emit := func(d *prometheus.Desc, t prometheus.ValueType, v float64) {
 			ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
 		}
@@ -141,7 +142,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		emit(descFrames, prometheus.CounterValue, a.total(cFrames))
 		emit(descFramesIn, prometheus.CounterValue, a.total(cFramesIn))
 		emit(descErrors, prometheus.CounterValue, a.total(cErrors))
-		if st.Kind == "logger" {
+		if st.Kind == stage.Logger { // its dropped count is the gaps in the database, not a running sum
 			if st.Status != nil {
 				emit(descMissing, prometheus.GaugeValue, float64(st.Status.Dropped))
 			}
@@ -149,7 +150,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			emit(descDropped, prometheus.CounterValue, float64(st.TotalDropped))
 		}
 		emit(descRestarts, prometheus.CounterValue, float64(st.Restarts))
-		live := st.State == pipeline.StateRunning || st.State == pipeline.StateRemote
+		live := st.State == supervisor.StateRunning || st.State == supervisor.StateRemote
 		fps, queue, up := 0.0, 0.0, 0.0
 		if live {
 			up = 1
@@ -165,7 +166,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			if st.State == s {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, st.Kind, st.Name, string(s))
+			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, string(st.Kind), st.Name, string(s))
 		}
 	}
 	if snap.DB.Err != "" {

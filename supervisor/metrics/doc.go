@@ -1,6 +1,6 @@
 // Package metrics serves the pipeline's state to Prometheus, through the
 // official Go client library. Every value is computed at scrape time from a
-// supervisor Snapshot (a func() pipeline.Snapshot, normally
+// supervisor Snapshot (a func() supervisor.Snapshot, normally
 // (*supervisor.Supervisor).Snapshot): the package keeps no copy of the
 // pipeline's state beyond what it needs to keep counters monotonic.
 //

@@ -16,7 +16,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
@@ -81,19 +82,19 @@ func lbl(stage, instance string) map[string]string {
 // fixedSnapshots is a snap function whose snapshot the test sets.
 type fixedSnapshots struct {
 	mu   sync.Mutex
-	snap pipeline.Snapshot
+	snap supervisor.Snapshot
 }
 
-func (f *fixedSnapshots) set(s pipeline.Snapshot) { f.mu.Lock(); f.snap = s; f.mu.Unlock() }
-func (f *fixedSnapshots) get() pipeline.Snapshot  { f.mu.Lock(); defer f.mu.Unlock(); return f.snap }
+func (f *fixedSnapshots) set(s supervisor.Snapshot) { f.mu.Lock(); f.snap = s; f.mu.Unlock() }
+func (f *fixedSnapshots) get() supervisor.Snapshot  { f.mu.Lock(); defer f.mu.Unlock(); return f.snap }
 
-func stage(name, kind string, state pipeline.State, restarts int, totalDropped uint64, st *wire.Status) pipeline.StageSnapshot {
-	return pipeline.StageSnapshot{Name: name, Kind: kind, State: state, Restarts: restarts, TotalDropped: totalDropped, Status: st}
+func stageSnap(name string, kind stage.Kind, state supervisor.State, restarts int, totalDropped uint64, st *wire.Status) supervisor.StageSnapshot {
+	return supervisor.StageSnapshot{Name: name, Kind: kind, State: state, Restarts: restarts, TotalDropped: totalDropped, Status: st}
 }
 
 // serve runs ServeListener on a loopback port until the test ends and
 // returns the /metrics URL.
-func serve(t *testing.T, snap func() pipeline.Snapshot) string {
+func serve(t *testing.T, snap func() supervisor.Snapshot) string {
 	t.Helper()
 	ln, err := Listen("127.0.0.1:0")
 	if err != nil {
@@ -147,17 +148,17 @@ const (
 // remote stage that goes away and a database that cannot be read.
 func TestMetricsOverHTTP(t *testing.T) {
 	var f fixedSnapshots
-	f.set(pipeline.Snapshot{
-		Stages: []pipeline.StageSnapshot{
-			stage("generator", "generator", pipeline.StateRunning, 0, 0,
+	f.set(supervisor.Snapshot{
+		Stages: []supervisor.StageSnapshot{
+			stageSnap("generator", "generator", supervisor.StateRunning, 0, 0,
 				&wire.Status{PID: 10, FramesOut: 100, FramesIn: 90, FPS: 12.5, QueueDepth: 4}),
-			stage("extractor-0", "extractor", pipeline.StateRunning, 0, 1,
+			stageSnap("extractor-0", "extractor", supervisor.StateRunning, 0, 1,
 				&wire.Status{PID: 20, FramesIn: 95, FramesOut: 94, Errors: 2, Dropped: 1, FPS: 12}),
-			stage("logger", "logger", pipeline.StateBackoff, 2, 5,
+			stageSnap("logger", "logger", supervisor.StateBackoff, 2, 5,
 				&wire.Status{PID: 30, FramesIn: 80, FramesOut: 80, Dropped: 5, FPS: 11, QueueDepth: 9}),
-			stage("far-x", "extractor", pipeline.StateRemote, 0, 0, &wire.Status{PID: 40, FramesOut: 7, FPS: 3}),
+			stageSnap("far-x", "extractor", supervisor.StateRemote, 0, 0, &wire.Status{PID: 40, FramesOut: 7, FPS: 3}),
 		},
-		DB:           pipeline.DBStats{Images: 80, Keypoints: 8000, Descriptors: 8000, FileBytes: 1 << 20, FreeBytes: 5 << 30},
+		DB:           supervisor.DBStats{Images: 80, Keypoints: 8000, Descriptors: 8000, FileBytes: 1 << 20, FreeBytes: 5 << 30},
 		StatusErrors: 3,
 	})
 	url := serve(t, f.get)
@@ -230,16 +231,16 @@ func TestMetricsOverHTTP(t *testing.T) {
 	// Phase 2: extractor-0 and the logger were restarted (new pids, counts
 	// from 0 again), a late frame closed two of the logger's gaps, the
 	// remote stage was forgotten and the database is unreadable.
-	f.set(pipeline.Snapshot{
-		Stages: []pipeline.StageSnapshot{
-			stage("generator", "generator", pipeline.StateRunning, 0, 0,
+	f.set(supervisor.Snapshot{
+		Stages: []supervisor.StageSnapshot{
+			stageSnap("generator", "generator", supervisor.StateRunning, 0, 0,
 				&wire.Status{PID: 10, FramesOut: 150, FramesIn: 140, FPS: 12.5}),
-			stage("extractor-0", "extractor", pipeline.StateRunning, 1, 1,
+			stageSnap("extractor-0", "extractor", supervisor.StateRunning, 1, 1,
 				&wire.Status{PID: 21, FramesIn: 6, FramesOut: 5, FPS: 10}),
-			stage("logger", "logger", pipeline.StateRunning, 3, 8,
+			stageSnap("logger", "logger", supervisor.StateRunning, 3, 8,
 				&wire.Status{PID: 31, FramesIn: 3, FramesOut: 3, Dropped: 3, FPS: 9}),
 		},
-		DB: pipeline.DBStats{Err: "database is locked"},
+		DB: supervisor.DBStats{Err: "database is locked"},
 	})
 	fams = Scrape(t, url)
 	for _, c := range []check{
@@ -265,7 +266,7 @@ func TestMetricsOverHTTP(t *testing.T) {
 	// Phase 3: extractor-0 restarted again and has not reported yet: its
 	// counters keep their sums.
 	snap := f.get()
-	snap.Stages[1] = stage("extractor-0", "extractor", pipeline.StateStarting, 2, 1, nil)
+	snap.Stages[1] = stageSnap("extractor-0", "extractor", supervisor.StateStarting, 2, 1, nil)
 	f.set(snap)
 	fams = Scrape(t, url)
 	for _, c := range []check{
@@ -283,16 +284,16 @@ func TestMetricsOverHTTP(t *testing.T) {
 func TestCollectorSamplesBetweenScrapes(t *testing.T) {
 	var f fixedSnapshots
 	calls := make(chan struct{}, 100)
-	snap := func() pipeline.Snapshot {
+	snap := func() supervisor.Snapshot {
 		select {
 		case calls <- struct{}{}:
 		default:
 		}
 		return f.get()
 	}
-	st := func(pid int, out uint64) pipeline.Snapshot {
-		return pipeline.Snapshot{Stages: []pipeline.StageSnapshot{
-			stage("extractor-0", "extractor", pipeline.StateRunning, 0, 0, &wire.Status{PID: pid, FramesOut: out}),
+	st := func(pid int, out uint64) supervisor.Snapshot {
+		return supervisor.Snapshot{Stages: []supervisor.StageSnapshot{
+			stageSnap("extractor-0", "extractor", supervisor.StateRunning, 0, 0, &wire.Status{PID: pid, FramesOut: out}),
 		}}
 	}
 	f.set(st(1, 40))
@@ -334,8 +335,8 @@ func waitCalls(t *testing.T, c chan struct{}, n int) {
 func TestConcurrentScrapes(t *testing.T) {
 	var f fixedSnapshots
 	set := func(pid int, out uint64) {
-		f.set(pipeline.Snapshot{Stages: []pipeline.StageSnapshot{
-			stage("logger", "logger", pipeline.StateRunning, 0, 0, &wire.Status{PID: pid, FramesOut: out}),
+		f.set(supervisor.Snapshot{Stages: []supervisor.StageSnapshot{
+			stageSnap("logger", "logger", supervisor.StateRunning, 0, 0, &wire.Status{PID: pid, FramesOut: out}),
 		}})
 	}
 	set(1, 0)
@@ -405,7 +406,7 @@ func TestServeShutsDownAndReportsListenErrors(t *testing.T) {
 	}
 	defer ln.Close()
 	// The port is taken: Serve fails at once.
-	if err := Serve(context.Background(), ln.Addr().String(), func() pipeline.Snapshot { return pipeline.Snapshot{} }); err == nil {
+	if err := Serve(context.Background(), ln.Addr().String(), func() supervisor.Snapshot { return supervisor.Snapshot{} }); err == nil {
 		t.Errorf("Serve on a taken port = nil; want an error")
 	}
 	if err := Serve(context.Background(), "not an address", nil); err == nil {
@@ -419,7 +420,7 @@ func TestServeShutsDownAndReportsListenErrors(t *testing.T) {
 	}
 	addr := ln2.Addr().String()
 	done := make(chan error, 1)
-	go func() { done <- ServeListener(ctx, ln2, func() pipeline.Snapshot { return pipeline.Snapshot{} }) }()
+	go func() { done <- ServeListener(ctx, ln2, func() supervisor.Snapshot { return supervisor.Snapshot{} }) }()
 	resp, err := http.Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -480,13 +481,13 @@ func TestIsLoopback(t *testing.T) {
 // and is a valid exposition, as the client library's pedantic registry
 // checks it.
 func TestPedanticRegistry(t *testing.T) {
-	snap := pipeline.Snapshot{Stages: []pipeline.StageSnapshot{
-		stage("generator", "generator", pipeline.StateRunning, 0, 0, &wire.Status{PID: 1, FramesOut: 3}),
-		stage("logger", "logger", pipeline.StateRunning, 0, 0, &wire.Status{PID: 2, Dropped: 1}),
-		stage("far", "extractor", pipeline.StateRemote, 0, 0, nil),
+	snap := supervisor.Snapshot{Stages: []supervisor.StageSnapshot{
+		stageSnap("generator", "generator", supervisor.StateRunning, 0, 0, &wire.Status{PID: 1, FramesOut: 3}),
+		stageSnap("logger", "logger", supervisor.StateRunning, 0, 0, &wire.Status{PID: 2, Dropped: 1}),
+		stageSnap("far", "extractor", supervisor.StateRemote, 0, 0, nil),
 	}}
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(NewCollector(func() pipeline.Snapshot { return snap })); err != nil {
+	if err := reg.Register(NewCollector(func() supervisor.Snapshot { return snap })); err != nil {
 		t.Fatal(err)
 	}
 	fams, err := reg.Gather()

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/imaging-tui/imaging-tui/supervisor/pipeline"
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // SampleEvery is how often a running Serve folds a snapshot into the
@@ -40,7 +40,7 @@ func Listen(addr string) (net.Listener, error) {
 
 // Serve listens on addr and serves the metrics of the snapshots snap returns
 // on /metrics until ctx is done. It returns nil after a clean shutdown.
-func Serve(ctx context.Context, addr string, snap func() pipeline.Snapshot) error {
+func Serve(ctx context.Context, addr string, snap func() supervisor.Snapshot) error {
 	ln, err := Listen(addr)
 	if err != nil {
 		return err
@@ -51,7 +51,7 @@ func Serve(ctx context.Context, addr string, snap func() pipeline.Snapshot) erro
 // ServeListener is Serve on a listener the caller opened (and Serve closes).
 // Besides the HTTP server it runs one goroutine that samples snap every
 // SampleEvery; both end before it returns.
-func ServeListener(ctx context.Context, ln net.Listener, snap func() pipeline.Snapshot) error {
+func ServeListener(ctx context.Context, ln net.Listener, snap func() supervisor.Snapshot) error {
 	c := NewCollector(snap)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", Handler(c))
