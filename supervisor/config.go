@@ -83,7 +83,7 @@ func DefaultConfig() Config {
 		Delivery:      stage.Reliable,
 		Replicas:      1,
 		RetainBytes:   DefaultRetainBytes,
-		StatusBind:    "@tcp://127.0.0.1:5557",
+		StatusBind:    stage.Bind(stage.DefaultEndpoint[stage.LinkStatus]),
 		RestartBase:   250 * time.Millisecond,
 		RestartCap:    8 * time.Second,
 		MaxRestarts:   5,

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -479,17 +478,12 @@ func finalImages(path string) int64 {
 	return c.Images
 }
 
-// peakRSS reads a process's peak resident set size (VmHWM) in bytes, or 0.
+// peakRSS reads a process's peak resident set size (VmHWM) in bytes, or 0
+// when it is gone.
 func peakRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := ReadProcStat(pid)
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return p.PeakRSS
 }
