@@ -9,16 +9,6 @@ import (
 // ErrUsage marks a command-line mistake whose message has been printed.
 var ErrUsage = errors.New("usage error")
 
-// Kind is a kind of stage: a row of Table.
-type Kind string
-
-// The stage kinds, in pipeline order.
-const (
-	Generator Kind = "generator" // reads image files and publishes them
-	Extractor Kind = "extractor" // runs SIFT on each image and republishes it with its features
-	Logger    Kind = "logger"    // stores each processed frame in SQLite
-)
-
 // Delivery is how frames travel between the stages of one pipeline.
 type Delivery string
 

@@ -2,6 +2,16 @@ package stage
 
 import "slices"
 
+// Kind is a kind of stage: a row of Table.
+type Kind string
+
+// The stage kinds, each with its Spec in Table.
+const (
+	Generator Kind = "generator" // reads image files and publishes them
+	Extractor Kind = "extractor" // runs SIFT on each image and republishes it with its features
+	Logger    Kind = "logger"    // stores each processed frame in SQLite
+)
+
 // Link is a named connection between stages.
 type Link string
 
