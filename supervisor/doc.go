@@ -20,16 +20,18 @@
 // stage.Table drives it. New creates the instances in the table's order,
 // one of each kind, or Config.Replicas of a replicated kind (KIND-0..n-1,
 // each given --shard i/n). Each port of a kind's Spec becomes an endpoint
-// flag: an ipc:// socket in the run directory (Config.RunDir) named after
-// its link, bound or connected as stage.SupervisedBind says (a replicated
-// kind connects, so its peer binds). The port a stage reads first
+// flag: ipc:// sockets in the run directory (Config.RunDir), as
+// stage.SupervisedEndpoints says: a stage that binds on a link binds a
+// socket named after the link and itself, and the stages across the link
+// connect to every such socket (a replicated kind connects, so its peers
+// bind). The port a stage reads first
 // (Spec.Input) also connects to inj-NAME, where the supervisor publishes
 // while a corrupt or truncate fault is active on that stage. Today's table
 // gives:
 //
-//	generator    --pub @ipc://RUN/images.sock --ack >ipc://RUN/acks.sock,>ipc://RUN/inj-generator
-//	extractor-i  --sub >ipc://RUN/images.sock,>ipc://RUN/inj-extractor-i --pub >ipc://RUN/processed.sock --shard i/n
-//	logger       --sub @ipc://RUN/processed.sock,>ipc://RUN/inj-logger --ack @ipc://RUN/acks.sock
+//	generator    --pub @ipc://RUN/images.generator.sock --ack >ipc://RUN/acks.logger.sock,>ipc://RUN/inj-generator
+//	extractor-i  --sub >ipc://RUN/images.generator.sock,>ipc://RUN/inj-extractor-i --pub >ipc://RUN/processed.logger.sock --shard i/n
+//	logger       --sub @ipc://RUN/processed.logger.sock,>ipc://RUN/inj-logger --ack @ipc://RUN/acks.logger.sock
 //
 // Every stage also gets --status (the connect form of Config.StatusBind),
 // --instance NAME and --delivery, then the options only its kind has

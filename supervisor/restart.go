@@ -74,10 +74,9 @@ func (s *Supervisor) commandLocked(in *instance) (args, env []string) {
 		"--instance", in.name, "--delivery", string(c.Delivery)}
 	input, _ := sp.Input()
 	for _, p := range sp.Ports {
-		ep := stage.Connect(ipcAddr(c.RunDir, linkFile(p.Link)))
-		if stage.SupervisedBind(in.kind, p) {
-			ep = stage.Bind(ipcAddr(c.RunDir, linkFile(p.Link)))
-		}
+		ep := stage.SupervisedEndpoints(in.kind, p, func(l stage.Link, binder stage.Kind) string {
+			return ipcAddr(c.RunDir, linkFile(l, binder))
+		})
 		if p.Flag == input.Flag {
 			ep += "," + stage.Connect(s.injectAddr(in.name))
 		}
@@ -152,9 +151,12 @@ func (s *Supervisor) countLocked(kind stage.Kind) int {
 // ipcAddr is the ipc:// address of name in the run folder dir.
 func ipcAddr(dir, name string) string { return "ipc://" + filepath.Join(dir, name) }
 
-// linkFile is the name of a link's endpoint in the run folder: "images.sock"
-// (the suffix keeps it clear of other files there, such as an images folder).
-func linkFile(l stage.Link) string { return string(l) + ".sock" }
+// linkFile is the name of the endpoint in the run folder that stage kind
+// binder binds on link l: "images.generator.sock" (the suffix keeps it clear
+// of other files there, such as an images folder).
+func linkFile(l stage.Link, binder stage.Kind) string {
+	return string(l) + "." + string(binder) + ".sock"
+}
 
 // injectAddr is the address where the supervisor publishes the messages it
 // injects into instance name's input.
@@ -171,7 +173,7 @@ func longestEndpointName() string {
 			name = "inj-" + replicaName(sp.Kind, MaxReplicas-1)
 		}
 		for _, p := range sp.Ports {
-			if f := linkFile(p.Link); len(f) > len(longest) {
+			if f := linkFile(p.Link, sp.Kind); len(f) > len(longest) {
 				longest = f
 			}
 		}

@@ -23,8 +23,8 @@ func flagValue(args []string, name string) (string, bool) {
 }
 
 // TestCommandsFollowTheTable: the command line of every instance has an
-// endpoint flag for each port of its kind's Spec, each link is bound by
-// exactly one instance and connected to by the others, the inject endpoint
+// endpoint flag for each port of its kind's Spec, each link endpoint is
+// bound by exactly one instance and every connected one is bound, the inject endpoint
 // sits on the input port only, replicas get --shard, and the kinds that
 // keep memory get the malloc environment.
 func TestCommandsFollowTheTable(t *testing.T) {
@@ -36,7 +36,8 @@ func TestCommandsFollowTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.closeAll)
-	binds := map[stage.Link][]string{}
+	binds := map[string][]string{}    // link endpoint → the instances binding it
+	connects := map[string][]string{} // link endpoint → the instances connecting to it
 	for _, in := range s.insts {
 		sp, _ := stage.Lookup(in.kind)
 		args, env := s.commandLocked(in)
@@ -51,15 +52,24 @@ func TestCommandsFollowTheTable(t *testing.T) {
 				continue
 			}
 			eps := strings.Split(v, ",")
-			addr := "ipc://" + filepath.Join(cfg.RunDir, string(p.Link)+".sock")
-			switch eps[0] {
-			case stage.Bind(addr):
-				binds[p.Link] = append(binds[p.Link], in.name)
-			case stage.Connect(addr):
-			default:
-				t.Errorf("%s --%s %s; want %s in bind or connect form", in.name, p.Flag, v, addr)
-			}
 			inject := stage.Connect("ipc://" + filepath.Join(cfg.RunDir, "inj-"+in.name))
+			for _, ep := range eps {
+				addr, bind := strings.CutPrefix(ep, stage.BindPrefix)
+				if !bind {
+					addr = strings.TrimPrefix(ep, stage.ConnectPrefix)
+				}
+				if ep == inject {
+					continue
+				}
+				if !strings.HasPrefix(addr, "ipc://"+filepath.Join(cfg.RunDir, string(p.Link)+".")) {
+					t.Errorf("%s --%s %s: %s is not an endpoint of link %s in the run folder", in.name, p.Flag, v, ep, p.Link)
+				}
+				if bind {
+					binds[addr] = append(binds[addr], in.name)
+				} else {
+					connects[addr] = append(connects[addr], in.name)
+				}
+			}
 			if onInput := p.Flag == input.Flag; onInput != slices.Contains(eps, inject) {
 				t.Errorf("%s --%s %s: inject endpoint there %v; want %v", in.name, p.Flag, v, !onInput, onInput)
 			}
@@ -79,12 +89,18 @@ func TestCommandsFollowTheTable(t *testing.T) {
 			t.Errorf("%s: kept-memory environment %v; want %v", in.name, kept, want)
 		}
 	}
-	for _, sp := range stage.Table {
-		for _, p := range sp.Ports {
-			if len(binds[p.Link]) != 1 {
-				t.Errorf("link %s bound by %v; want exactly one instance", p.Link, binds[p.Link])
-			}
+	for addr, who := range binds {
+		if len(who) != 1 {
+			t.Errorf("%s bound by %v; want exactly one instance", addr, who)
 		}
+	}
+	for addr, who := range connects {
+		if len(binds[addr]) == 0 {
+			t.Errorf("%v connect to %s, which nobody binds", who, addr)
+		}
+	}
+	if len(binds) != 3 {
+		t.Errorf("%d link endpoints bound (%v); want 3: images, processed, acks", len(binds), binds)
 	}
 	if got := len(s.insts); got != 5 {
 		t.Errorf("%d instances with 3 replicas; want 5", got)

@@ -5,13 +5,14 @@ import (
 	"testing"
 )
 
-// TestTableLinks: every link between stages has exactly one binding side,
-// one sender and at least one receiver, both as run by hand and under the
-// supervisor; otherwise two sockets would fight over an address or nobody
-// would listen.
+// TestTableLinks: every link between stages has one sender and at least one
+// receiver; run by hand exactly one side binds it, and under the supervisor
+// every connecting port has an address to connect to. Otherwise two sockets
+// would fight over an address or nobody would listen.
 func TestTableLinks(t *testing.T) {
-	type sides struct{ binds, supBinds, out, in int }
+	type sides struct{ binds, out, in int }
 	links := map[Link]*sides{}
+	addr := func(l Link, k Kind) string { return string(l) + "." + string(k) }
 	for _, s := range Table {
 		for _, p := range s.Ports {
 			l := links[p.Link]
@@ -22,9 +23,6 @@ func TestTableLinks(t *testing.T) {
 			if p.Bind {
 				l.binds++
 			}
-			if SupervisedBind(s.Kind, p) {
-				l.supBinds++
-			}
 			if p.Out {
 				l.out++
 			} else {
@@ -33,12 +31,42 @@ func TestTableLinks(t *testing.T) {
 			if _, ok := DefaultEndpoint[p.Link]; !ok {
 				t.Errorf("%s --%s: link %q has no default endpoint", s.Kind, p.Flag, p.Link)
 			}
+			if eps := SupervisedEndpoints(s.Kind, p, addr); eps == "" {
+				t.Errorf("%s --%s: nothing to connect to under the supervisor", s.Kind, p.Flag)
+			}
 		}
 	}
 	for name, l := range links {
-		if l.binds != 1 || l.supBinds != 1 || l.out != 1 || l.in < 1 {
-			t.Errorf("link %s: %d bind by hand, %d under the supervisor, %d senders, %d receivers; want 1, 1, 1, ≥1",
-				name, l.binds, l.supBinds, l.out, l.in)
+		if l.binds != 1 || l.out != 1 || l.in < 1 {
+			t.Errorf("link %s: %d bind by hand, %d senders, %d receivers; want 1, 1, ≥1", name, l.binds, l.out, l.in)
+		}
+	}
+}
+
+// TestSupervisedEndpointsTwoReceivers: a second receiver of the replicated
+// extractor's output binds an address of its own, and the extractor
+// connects to both; neither takes the other's address.
+func TestSupervisedEndpointsTwoReceivers(t *testing.T) {
+	saved := Table
+	t.Cleanup(func() { Table = saved })
+	tap := Spec{Kind: "tap", Ports: []Port{{Flag: "sub", Link: LinkProcessed}}}
+	Table = append(slices.Clone(saved), tap)
+	addr := func(l Link, k Kind) string { return "ipc://" + string(l) + "." + string(k) }
+	ex, _ := Lookup(Extractor)
+	lg, _ := Lookup(Logger)
+	for _, tt := range []struct {
+		kind Kind
+		port Port
+		want string
+	}{
+		{Extractor, ex.Ports[1], ">ipc://processed.logger,>ipc://processed.tap"},
+		{Logger, lg.Ports[0], "@ipc://processed.logger"},
+		{"tap", tap.Ports[0], "@ipc://processed.tap"},
+		{Extractor, ex.Ports[0], ">ipc://images.generator"},
+		{Generator, saved[0].Ports[1], ">ipc://acks.logger"},
+	} {
+		if got := SupervisedEndpoints(tt.kind, tt.port, addr); got != tt.want {
+			t.Errorf("SupervisedEndpoints(%s, --%s) = %q; want %q", tt.kind, tt.port.Flag, got, tt.want)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package stage
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Kind is a kind of stage: a row of Table.
 type Kind string
@@ -182,8 +185,8 @@ func Flows() []Flow {
 
 // SupervisedBind reports whether a supervisor's stage of kind k binds port
 // p. Several replicas cannot all bind one endpoint, so a replicated stage
-// connects and the single stage on the other side of the link binds;
-// otherwise the port binds as it would run by hand.
+// connects and the stages on the other side of the link bind; otherwise the
+// port binds as it would run by hand.
 func SupervisedBind(k Kind, p Port) bool {
 	if s, _ := Lookup(k); s.Replicated {
 		return false
@@ -192,9 +195,29 @@ func SupervisedBind(k Kind, p Port) bool {
 		if peer.Kind == k || !peer.Replicated {
 			continue
 		}
-		if slices.ContainsFunc(peer.Ports, func(q Port) bool { return q.Link == p.Link }) {
+		if slices.ContainsFunc(peer.Ports, func(q Port) bool { return q.Link == p.Link && q.Out != p.Out }) {
 			return true
 		}
 	}
 	return p.Bind
+}
+
+// SupervisedEndpoints is the value of port p's flag for a supervised stage of
+// kind k. Every stage that binds on a link binds an address of its own,
+// addr(link, its kind), so that two receivers of one replicated sender do not
+// fight over one address; a stage that connects connects to the address of
+// every stage across the link that binds it.
+func SupervisedEndpoints(k Kind, p Port, addr func(l Link, binder Kind) string) string {
+	if SupervisedBind(k, p) {
+		return Bind(addr(p.Link, k))
+	}
+	var eps []string
+	for _, peer := range Table {
+		for _, q := range peer.Ports {
+			if peer.Kind != k && q.Link == p.Link && q.Out != p.Out && SupervisedBind(peer.Kind, q) {
+				eps = append(eps, Connect(addr(p.Link, peer.Kind)))
+			}
+		}
+	}
+	return strings.Join(eps, ",")
 }
