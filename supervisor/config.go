@@ -40,7 +40,10 @@ type Config struct {
 	RetainBytes  int64
 
 	// StatusBind is the status side channel the supervisor SUB-binds; stages
-	// get its connect form. Defaults to @tcp://127.0.0.1:5557.
+	// get its connect form. Defaults to ipc://RUN/status.sock in the run
+	// folder, which only this user can enter: any number of supervisors run
+	// side by side, and no other process reports into this one. A tcp://
+	// endpoint lets stages on other hosts report (observed only).
 	StatusBind string
 	// RunDir holds the ipc:// endpoints and logs/NAME.log. Defaults to a new
 	// temporary directory.
@@ -83,7 +86,6 @@ func DefaultConfig() Config {
 		Delivery:      stage.Reliable,
 		Replicas:      1,
 		RetainBytes:   DefaultRetainBytes,
-		StatusBind:    stage.Bind(stage.DefaultEndpoint[stage.LinkStatus]),
 		RestartBase:   250 * time.Millisecond,
 		RestartCap:    8 * time.Second,
 		MaxRestarts:   5,
@@ -115,7 +117,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		c.RetainBytes = n
 		return err
 	})
-	fs.StringVar(&c.StatusBind, "status-bind", c.StatusBind, "status channel `ENDPOINT` the supervisor binds (stages connect to it)")
+	fs.StringVar(&c.StatusBind, "status-bind", c.StatusBind, "status channel `ENDPOINT` the supervisor binds, stages connect to (default: RUN/status.sock, private to this run; a tcp:// endpoint lets stages on other hosts report)")
 	fs.StringVar(&c.RunDir, "run-dir", c.RunDir, "`DIR` for ipc:// endpoints and logs/NAME.log (default: a new temporary directory)")
 	fs.DurationVar(&c.RestartBase, "restart-base", c.RestartBase, "first restart backoff delay")
 	fs.DurationVar(&c.RestartCap, "restart-cap", c.RestartCap, "longest restart backoff delay")
@@ -145,9 +147,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Replicas == 0 {
 		c.Replicas = d.Replicas
-	}
-	if c.StatusBind == "" {
-		c.StatusBind = d.StatusBind
 	}
 	durs := []struct {
 		p *time.Duration
@@ -184,7 +183,7 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case strings.HasPrefix(c.StatusBind, ">"):
 		errs = append(errs, fmt.Errorf("status-bind %q: the supervisor binds; use @ENDPOINT", c.StatusBind))
-	case !strings.HasPrefix(c.StatusBind, "@"):
+	case c.StatusBind != "" && !strings.HasPrefix(c.StatusBind, "@"):
 		c.StatusBind = "@" + c.StatusBind
 	}
 	return c, errors.Join(errs...)

@@ -16,7 +16,7 @@ func TestRegisterFlags(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	c.RegisterFlags(fs)
 	h.RegisterFlags(fs)
-	if c.DB != "imaging.db" || c.Replicas != 1 || c.StatusBind != "@tcp://127.0.0.1:5557" || c.Delivery != stage.Reliable {
+	if c.DB != "imaging.db" || c.Replicas != 1 || c.StatusBind != "" || c.Delivery != stage.Reliable {
 		t.Fatalf("defaults = %+v", c)
 	}
 	err := fs.Parse([]string{"--images", "/img", "--db", "x.db", "--workers", "3", "--threads", "2", "--fps", "2.5",

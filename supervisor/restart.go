@@ -158,6 +158,10 @@ func linkFile(l stage.Link, binder stage.Kind) string {
 	return string(l) + "." + string(binder) + ".sock"
 }
 
+// statusFile is the status channel's endpoint in the run folder, unless
+// Config.StatusBind names another.
+const statusFile = "status.sock"
+
 // injectAddr is the address where the supervisor publishes the messages it
 // injects into instance name's input.
 func (s *Supervisor) injectAddr(name string) string { return ipcAddr(s.cfg.RunDir, "inj-"+name) }
@@ -166,7 +170,7 @@ func (s *Supervisor) injectAddr(name string) string { return ipcAddr(s.cfg.RunDi
 // run folder may have: a link's, or an inject endpoint's of the last
 // replica there may be.
 func longestEndpointName() string {
-	longest := ""
+	longest := statusFile
 	for _, sp := range stage.Table {
 		name := "inj-" + string(sp.Kind)
 		if sp.Replicated {

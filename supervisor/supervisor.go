@@ -142,7 +142,7 @@ func New(cfg Config, logger *slog.Logger) (*Supervisor, error) {
 		if cfg.RunDir, err = os.MkdirTemp("", "imaging-tui-"); err != nil {
 			return nil, fmt.Errorf("supervisor: run dir: %w", err)
 		}
-	} else if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
+	} else if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil { // its sockets are the pipeline's links
 		return nil, fmt.Errorf("supervisor: run dir: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.RunDir, "logs"), 0o755); err != nil {
@@ -150,6 +150,9 @@ func New(cfg Config, logger *slog.Logger) (*Supervisor, error) {
 	}
 	if n := len(ipcAddr(cfg.RunDir, longestEndpointName())); n > 100 {
 		return nil, fmt.Errorf("supervisor: run dir %q too long for ipc:// endpoints (unix socket paths stop near 100 bytes)", cfg.RunDir)
+	}
+	if cfg.StatusBind == "" {
+		cfg.StatusBind = stage.Bind(ipcAddr(cfg.RunDir, statusFile))
 	}
 	s := &Supervisor{
 		cfg:      cfg,

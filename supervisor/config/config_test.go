@@ -248,7 +248,7 @@ func TestPrintDefaults(t *testing.T) {
 	if err := Main([]string{"print"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"db: imaging.db\n", "delivery: reliable\n", "  status: '@tcp://127.0.0.1:5557'\n",
+	for _, want := range []string{"db: imaging.db\n", "delivery: reliable\n", "  status: \"\"\n",
 		"  metrics: \"\"\n", "  base: 250ms\n", "    retain_bytes: 2GiB\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("config print lacks %q:\n%s", want, out.String())

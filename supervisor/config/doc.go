@@ -11,7 +11,7 @@
 //	images: /data/survey          # --images
 //	workers: 2                    # --workers
 //	endpoints:
-//	  status: "@tcp://127.0.0.1:5557"   # --status-bind
+//	  status: "@tcp://10.0.0.5:5557"    # --status-bind ("" = RUN/status.sock, private)
 //	  metrics: 127.0.0.1:9464           # --metrics ("" = off)
 //	restart:                      # every stage, unless overridden below
 //	  base: 250ms                 # --restart-base
