@@ -56,8 +56,9 @@ func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, max(s.Coun
 
 // job is one received image on its way through a worker.
 type job struct {
-	frame *wire.Frame
-	msg   []byte // the received message; frame.Data slices into it
+	frame  *wire.Frame
+	msg    []byte // the received message; frame.Data slices into it
+	memory int64  // SIFT's working set on the image, from its real size
 }
 
 // extractorFlags is the extractor's command (see command).
@@ -71,7 +72,7 @@ func extractorFlags(f *flag.FlagSet, _ fs.FS) runFunc {
 	f.StringVar(&siftMemory, "sift-memory", "", "most memory the SIFT runs in progress may take together, e.g. 8GiB; workers wait for room (`SIZE`, default 80% of the memory available at start)")
 	f.IntVar(&cfg.SIFT.MaxFeatures, "max-features", 0, "keep the best `N` keypoints (0 = all, OpenCV's default)")
 	f.Float64Var(&cfg.SIFT.ContrastThreshold, "contrast-threshold", 0, "SIFT contrast threshold (0 = OpenCV's default 0.04)")
-	f.Int64Var(&cfg.SIFT.MaxPixels, "max-pixels", 0, "reject images over `N` pixels (default 100 megapixels)")
+	f.Int64Var(&cfg.SIFT.MaxPixels, "max-pixels", 0, "reject images over `N` pixels (default 100 megapixels, or fewer if one SIFT run on them would not fit in --sift-memory)")
 	return func(ctx context.Context, inv invocation) error {
 		var err error
 		if cfg.Shard, err = parseShard(shard); err != nil {
@@ -104,6 +105,9 @@ func (cfg *ExtractorConfig) setDefaults() error {
 		if cfg.SIFTMemory, err = defaultSIFTMemory(); err != nil {
 			return fmt.Errorf("memory available for SIFT: %w (give --sift-memory)", err)
 		}
+	}
+	if cfg.SIFT.MaxPixels <= 0 {
+		cfg.SIFT.MaxPixels = defaultMaxPixels(cfg.SIFTMemory)
 	}
 	return nil
 }
@@ -145,6 +149,7 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 		return fmt.Errorf("extractor: publish socket: %w", err)
 	}
 	log.Info("extractor starting", "workers", cfg.Workers, "threads", cfg.Threads, "sift_memory_mb", cfg.SIFTMemory>>20,
+		"max_pixels", cfg.SIFT.MaxPixels,
 		"shard", cfg.Shard.String(),
 		"sub", cfg.Sub, "pub", cfg.Pub, "delivery", cfg.Delivery)
 
@@ -179,6 +184,9 @@ type extractor struct {
 }
 
 func newExtractor(cfg ExtractorConfig, c *counters, log *slog.Logger) *extractor {
+	if cfg.SIFT.MaxPixels <= 0 {
+		cfg.SIFT.MaxPixels = defaultMaxPixels(cfg.SIFTMemory)
+	}
 	return &extractor{cfg: cfg, log: log, c: c, budget: newMemBudget(cfg.SIFTMemory),
 		jobs: make(chan job, cfg.Workers), out: make(chan result, cfg.Workers),
 		outBufs: make(bufferPool, 2*cfg.Workers+1), inBufs: make(bufferPool, 2*cfg.Workers+1)}
@@ -210,7 +218,7 @@ func (e *extractor) receive(ctx context.Context, src FrameSource) {
 		if err != nil {
 			e.inBufs.put(buf)
 			if !errors.Is(err, bus.ErrTimeout) {
-				e.c.fail(err)
+				skip(e.c, &e.bad, e.log, "message skipped", err)
 			}
 			continue
 		}
@@ -238,13 +246,18 @@ func (e *extractor) receive(ctx context.Context, src FrameSource) {
 func (e *extractor) accept(msg []byte) (job, bool) {
 	f, err := wire.DecodeImage(msg)
 	if err != nil {
-		e.c.fail(fmt.Errorf("bad input message: %w", err))
-		if ok, n := e.bad.allow(time.Now()); ok {
-			e.log.Warn("bad message skipped", "err", err, "bytes", len(msg), "suppressed", n)
-		}
+		skip(e.c, &e.bad, e.log, "bad message skipped", fmt.Errorf("bad input message: %w", err), "bytes", len(msg))
 		return job{}, false
 	}
 	if !e.cfg.Shard.takes(f) {
+		return job{}, false
+	}
+	info, err := checkImage(f)
+	if err == nil && info.Pixels() > e.cfg.SIFT.MaxPixels {
+		err = fmt.Errorf("%d×%d image: %d pixels, more than --max-pixels %d", info.Width, info.Height, info.Pixels(), e.cfg.SIFT.MaxPixels)
+	}
+	if err != nil {
+		skip(e.c, &e.bad, e.log, "frame rejected", fmt.Errorf("frame rejected: %w", err), "file", f.Filename, "frame_seq", seqOf(f))
 		return job{}, false
 	}
 	if !e.inHand.add(f) {
@@ -254,7 +267,7 @@ func (e *extractor) accept(msg []byte) (job, bool) {
 		e.log.Debug("copy of a frame in hand skipped", "frame_seq", seqOf(f))
 		return job{}, false
 	}
-	return job{frame: f, msg: msg}, true
+	return job{frame: f, msg: msg, memory: siftWorkingSet(uint32(info.Width), uint32(info.Height))}, true
 }
 
 // work is one worker: it runs t on each job, within the memory budget,
@@ -262,7 +275,7 @@ func (e *extractor) accept(msg []byte) (job, bool) {
 func (e *extractor) work(t Transform) {
 	for j := range e.jobs {
 		e.busy.Add(1)
-		held := e.budget.acquire(siftWorkingSet(j.frame.Width, j.frame.Height))
+		held := e.budget.acquire(j.memory)
 		t0 := time.Now()
 		msg, kps, err := t.Transform(j.frame, e.outBufs.get())
 		e.inBufs.put(j.msg) // the result holds nothing of it

@@ -369,7 +369,7 @@ func (g *generator) service(wait time.Duration) {
 		}
 		wait = 0
 		if err != nil {
-			g.c.fail(err)
+			skip(g.c, &g.bad, g.log, "message skipped", err)
 			continue
 		}
 		g.onAck(msg)

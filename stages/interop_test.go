@@ -12,6 +12,7 @@ import (
 
 	"github.com/imaging-tui/imaging-tui/db"
 	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/wire/probe"
 )
 
 // The seed design's protocol, written out by hand from its layout — not
@@ -134,8 +135,17 @@ func TestSeedPeerFeedsLogger(t *testing.T) {
 	}
 	defer in.Close()
 	p.logger(t)
-	data := []byte("not decoded by the logger")
-	msg := seedProcessed("seed.jpg", 640, 480, data, 3)
+	// An image whose header states the size the seed frame declares: the
+	// logger checks that much of it, without decoding.
+	data, err := os.ReadFile("../testdata/images/crop_urchins_gray.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := probe.Probe(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := seedProcessed("seed.jpg", uint32(info.Width), uint32(info.Height), data, 3)
 	deadline := time.Now().Add(30 * time.Second)
 	for p.rows(t) == 0 {
 		if time.Now().After(deadline) {
@@ -155,7 +165,7 @@ func TestSeedPeerFeedsLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Filename != "seed.jpg" || f.Width != 640 || f.Height != 480 || !bytes.Equal(f.Image, data) || f.StreamID != 0 || f.Seq != 0 {
+	if f.Filename != "seed.jpg" || f.Width != info.Width || f.Height != info.Height || !bytes.Equal(f.Image, data) || f.StreamID != 0 || f.Seq != 0 {
 		t.Errorf("stored %q %dx%d stream %d seq %d; want the seed frame, without stream or seq", f.Filename, f.Width, f.Height, f.StreamID, f.Seq)
 	}
 	if len(f.Keypoints) != 3 || f.Keypoints[2].X != 2.5 || f.Keypoints[2].Response != 6.5 || f.Keypoints[2].Octave != -1 {

@@ -228,7 +228,7 @@ func (l *logger) run(ctx context.Context, src FrameSource) {
 				}
 			}
 		} else if !errors.Is(err, bus.ErrTimeout) {
-			l.c.fail(err)
+			skip(l.c, &l.bad, l.log, "message skipped", err)
 		}
 		if time.Since(lastHello) >= helloInterval {
 			l.hello()
@@ -317,7 +317,7 @@ func validate(f *wire.Frame) error {
 	case f.Width == 0 || f.Height == 0:
 		return fmt.Errorf("image size %dx%d", f.Width, f.Height)
 	}
-	return nil
+	return checkProcessed(f)
 }
 
 func toRecord(f *wire.Frame) *db.Frame {

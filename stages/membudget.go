@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"sync"
+
+	"github.com/imaging-tui/imaging-tui/stages/sift"
 )
 
 // siftBytesPerPixel estimates OpenCV SIFT's working set per input pixel:
@@ -16,6 +18,16 @@ const siftBytesPerPixel = 240
 
 // siftWorkingSet estimates the memory one SIFT run takes on a w×h image.
 func siftWorkingSet(w, h uint32) int64 { return int64(w) * int64(h) * siftBytesPerPixel }
+
+// defaultMaxPixels is the largest image the extractor takes by default: no
+// bigger than one SIFT run can take within siftMemory, the memory all its
+// runs may share, and at most sift.DefaultMaxPixels.
+func defaultMaxPixels(siftMemory int64) int64 {
+	if siftMemory <= 0 {
+		return sift.DefaultMaxPixels
+	}
+	return min(sift.DefaultMaxPixels, siftMemory/siftBytesPerPixel)
+}
 
 // memBudget bounds the memory that concurrent SIFT runs may take together:
 // a worker reserves its frame's estimated working set before it starts and
