@@ -18,7 +18,11 @@ type Common struct {
 	Status   string         // status channel endpoint; "" = none (the CLI defaults it to stage.StatusPort's)
 	Instance string         // instance name in status reports. Defaults to the stage's kind
 	Delivery stage.Delivery // Defaults to stage.Reliable
-	started  time.Time
+	// Keys are the CURVE credentials of every socket of the stage, status
+	// included (bus.Security). Without a key a tcp bind beyond loopback
+	// fails unless Keys.Insecure.
+	Keys    bus.KeyFiles
+	started time.Time
 }
 
 func (c *Common) setDefaults(k stage.Kind) {
@@ -56,8 +60,17 @@ func startRuntime(k stage.Kind, common *Common, log *slog.Logger) (*stageRuntime
 		return nil, fmt.Errorf("stage %q is not in stage.Table", k)
 	}
 	common.setDefaults(k)
+	sec, err := common.Keys.Load()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k, err)
+	}
+	sec.Warn = func(msg string) { log.Warn("insecure bind", "why", msg) }
 	zctx, err := bus.NewContext()
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k, err)
+	}
+	if err := zctx.Secure(sec); err != nil {
+		zctx.Close()
 		return nil, fmt.Errorf("%s: %w", k, err)
 	}
 	return &stageRuntime{kind: k, common: *common, log: log, zctx: zctx,

@@ -39,6 +39,9 @@ func (s *Security) hasKey() bool { return s.Key.Secret != "" }
 // check reports what is missing from s to work at all.
 func (s *Security) check() error {
 	if !s.hasKey() {
+		if len(s.Peers) > 0 {
+			return errors.New("bus: allowed peers need a key of our own (--key)")
+		}
 		if s.ServerKey != "" || len(s.ServerKeys) > 0 {
 			return errors.New("bus: a server key needs a key of our own to present (--key)")
 		}

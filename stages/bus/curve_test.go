@@ -171,3 +171,22 @@ func TestWriteKeypair(t *testing.T) {
 		t.Errorf("ReadPublicKey(garbage): err = %v; want ErrBadKey", err)
 	}
 }
+
+func TestSecurityIncomplete(t *testing.T) {
+	kp := newKeypair(t)
+	for _, sec := range []Security{{Peers: []string{kp.Public}}, {ServerKey: kp.Public}} {
+		ctx := securedContext(t, nil)
+		if err := ctx.Secure(sec); err == nil {
+			t.Errorf("Secure(%+v) without a key succeeded", sec)
+		}
+		ctx.Close()
+	}
+	ctx := securedContext(t, &Security{Key: kp})
+	defer ctx.Close()
+	if s, err := ctx.Pub("@tcp://127.0.0.1:0", Options{}); err == nil || !strings.Contains(err.Error(), "no allowed peers") {
+		if s != nil {
+			s.Close()
+		}
+		t.Errorf("CURVE bind without peers: err = %v; want no allowed peers", err)
+	}
+}
