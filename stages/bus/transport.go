@@ -102,6 +102,17 @@ func (t *Transport) RecvStatus(timeout time.Duration) ([]byte, error) {
 	return msg, err
 }
 
+// Refused returns how many peers the status channel turned away at the
+// handshake (see Socket.Refused): stages without the right key.
+func (t *Transport) Refused() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.status == nil || t.closed {
+		return 0
+	}
+	return t.status.Refused()
+}
+
 // OpenPublisher binds a PUB socket on endpoint (entries without a prefix
 // bind). Each Write sends one message; Write never blocks: a message nobody
 // receives is dropped.
