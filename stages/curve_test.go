@@ -83,6 +83,9 @@ func TestStageCurveLinks(t *testing.T) {
 		t.Errorf("subscriber without a key received %d bytes", len(m))
 	}
 	p.stop(t)
+	if !strings.Contains(p.out.String(), "refused at the handshake") {
+		t.Errorf("the generator did not report the keyless subscriber as refused")
+	}
 }
 
 // freeTCP returns a loopback tcp:// address on a port free a moment ago.

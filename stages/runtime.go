@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -109,6 +110,22 @@ func (rt *stageRuntime) keep(s *bus.Socket, err error) (*bus.Socket, error) {
 	return s, err
 }
 
+// refused returns how many peers the stage's sockets, opened so far, have
+// turned away at the handshake (bus.Socket.Refused): hosts without the
+// right CURVE key. Any goroutine may call the function it returns, which
+// sums the sockets open when refused was called; the status reports can
+// carry it.
+func (rt *stageRuntime) refused() func() uint64 {
+	socks := slices.Clone(rt.sockets)
+	return func() uint64 {
+		var n uint64
+		for _, s := range socks {
+			n += s.Refused()
+		}
+		return n
+	}
+}
+
 // signalToggle is a fault a signal turns on and off (stage.SignalSilent,
 // stage.SignalDBFull): each delivery flips on.
 type signalToggle struct {
@@ -152,6 +169,9 @@ func (rt *stageRuntime) baseStatus() wire.Status {
 func (rt *stageRuntime) close() {
 	if rt.stop != nil {
 		rt.stop()
+	}
+	if n := rt.refused()(); n > 0 {
+		rt.log.Warn("peers were refused at the handshake (no key, or a key not among --peers)", "refused", n)
 	}
 	for i := len(rt.sockets) - 1; i >= 0; i-- {
 		rt.sockets[i].Close()
