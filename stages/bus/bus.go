@@ -105,7 +105,7 @@ func (c *Context) Close() error {
 }
 
 // Socket is a PUB or SUB socket. It must be used by one goroutine at a time,
-// except Dropped and Endpoints, which any goroutine may call.
+// except Dropped, Refused and Endpoints, which any goroutine may call.
 type Socket struct {
 	sock      *zmq.Socket
 	kind      zmq.Type

@@ -53,8 +53,10 @@
 // # Goroutines and ownership
 //
 // A Socket is used by one goroutine at a time (ZeroMQ sockets are not thread
-// safe); only Dropped and Endpoints may be called from others. Each Socket
-// owns one goroutine that reads its monitor; Close stops it and waits for
-// it. Close every Socket before closing its Context: Context.Close blocks
-// until all its sockets are closed and their linger has passed.
+// safe); only Dropped, Refused and Endpoints may be called from others.
+// Each Socket owns one goroutine that reads its monitor; Close stops it and
+// waits for it. Close every Socket before closing its Context:
+// Context.Close blocks until all its sockets are closed and their linger
+// has passed. A secured Context owns one more goroutine, its ZAP handler,
+// which Context.Close ends.
 package bus
