@@ -6,6 +6,7 @@
 //	imaging-tui --no-tui [flags]   the same supervisor, headless
 //	imaging-tui stage NAME [flags] one stage on its own
 //	imaging-tui db CMD [flags]     read the database
+//	imaging-tui keys NAME          a CURVE keypair, NAME.key and NAME.pub
 //	imaging-tui config print       the effective configuration (defaults, --config FILE, flags)
 //	imaging-tui version            versions of this binary and its libraries
 package main
@@ -85,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		switch args[0] {
 		case "stage":
 			return stages.Main(ctx, args[1:], sampleImages(), stderr)
+		case "keys":
+			return stages.KeysMain(args[1:], stdout, stderr)
 		case "db":
 			return dbcmd.Main(ctx, args[1:], stdout, stderr)
 		case "config":
@@ -140,6 +143,7 @@ Usage:
   imaging-tui --no-tui [flags]     run it headless: status lines, then a JSON summary
   imaging-tui stage NAME [flags]   run one stage on its own: ` + kindNames() + `
   imaging-tui db CMD [flags]       read the database
+  imaging-tui keys NAME            create a CURVE keypair (NAME.key, NAME.pub) for links beyond loopback
   imaging-tui config print [flags] print the effective configuration (defaults, --config FILE, flags)
   imaging-tui version              print the versions of this binary and its libraries
 
@@ -183,7 +187,13 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "imaging-tui: warning: %s\n", w)
 	}
 	cfg, ho := set.Supervisor, set.Headless
-	cfg.Transport = bus.NewTransport()
+	sec, err := bus.KeyFiles{Key: cfg.Key, Peers: cfg.Peers, Insecure: cfg.Insecure}.Load()
+	if err != nil {
+		return err
+	}
+	// No sec.Warn: set.Warnings has printed one for a --status-bind beyond
+	// loopback, and the console may own the terminal by the time it binds.
+	cfg.Transport = bus.NewSecureTransport(sec)
 	ho.Out = stdout
 	var metricsLn net.Listener // opened before the pipeline starts, so a taken port fails at once
 	if set.Metrics != "" {

@@ -90,6 +90,13 @@ func Main(ctx context.Context, args []string, samples fs.FS, stderr io.Writer) e
 	for p, v := range ports {
 		inv.ports[p] = *v
 	}
+	values := map[string]string{stage.StatusPort.Flag: inv.Status}
+	for p, v := range inv.ports {
+		values[p] = v
+	}
+	if inv.Keys, err = opts.keys.resolve(spec, values); err != nil {
+		return usage(f, "%v", err)
+	}
 	if os.Getenv(stage.CrashFaultEnv) == "1" {
 		fmt.Fprintf(stderr, "imaging-tui stage %s: crash-loop fault injected; exiting\n", name)
 		os.Exit(stage.ExitCrash)
@@ -112,6 +119,7 @@ func Main(ctx context.Context, args []string, samples fs.FS, stderr io.Writer) e
 type cliOptions struct {
 	common                          Common
 	delivery, logFormat, cpuProfile string
+	keys                            keyFlags
 }
 
 // commonFlags registers the flags every stage has on f.
@@ -123,6 +131,7 @@ func commonFlags(f *flag.FlagSet) *cliOptions {
 	f.StringVar(&o.delivery, "delivery", string(stage.Reliable), "delivery: reliable (nothing lost, flow-controlled) or best-effort (newest wins, losses counted)")
 	f.StringVar(&o.logFormat, "log-format", "json", "log format on stderr: json or text")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the stage to `file` (go tool pprof reads it)")
+	o.keys.register(f)
 	return o
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +19,11 @@ type Common struct {
 	Status   string         // status channel endpoint; "" = none (the CLI defaults it to stage.StatusPort's)
 	Instance string         // instance name in status reports. Defaults to the stage's kind
 	Delivery stage.Delivery // Defaults to stage.Reliable
-	started  time.Time
+	// Keys are the CURVE credentials of every socket of the stage, status
+	// included (bus.Security). Without a key a tcp bind beyond loopback
+	// fails unless Keys.Insecure.
+	Keys    bus.KeyFiles
+	started time.Time
 }
 
 func (c *Common) setDefaults(k stage.Kind) {
@@ -56,8 +61,17 @@ func startRuntime(k stage.Kind, common *Common, log *slog.Logger) (*stageRuntime
 		return nil, fmt.Errorf("stage %q is not in stage.Table", k)
 	}
 	common.setDefaults(k)
+	sec, err := common.Keys.Load()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k, err)
+	}
+	sec.Warn = func(msg string) { log.Warn("insecure bind", "why", msg) }
 	zctx, err := bus.NewContext()
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k, err)
+	}
+	if err := zctx.Secure(sec); err != nil {
+		zctx.Close()
 		return nil, fmt.Errorf("%s: %w", k, err)
 	}
 	return &stageRuntime{kind: k, common: *common, log: log, zctx: zctx,
@@ -94,6 +108,22 @@ func (rt *stageRuntime) keep(s *bus.Socket, err error) (*bus.Socket, error) {
 		rt.sockets = append(rt.sockets, s)
 	}
 	return s, err
+}
+
+// refused returns how many peers the stage's sockets, opened so far, have
+// turned away at the handshake (bus.Socket.Refused): hosts without the
+// right CURVE key. Any goroutine may call the function it returns, which
+// sums the sockets open when refused was called; the status reports can
+// carry it.
+func (rt *stageRuntime) refused() func() uint64 {
+	socks := slices.Clone(rt.sockets)
+	return func() uint64 {
+		var n uint64
+		for _, s := range socks {
+			n += s.Refused()
+		}
+		return n
+	}
 }
 
 // signalToggle is a fault a signal turns on and off (stage.SignalSilent,
@@ -139,6 +169,9 @@ func (rt *stageRuntime) baseStatus() wire.Status {
 func (rt *stageRuntime) close() {
 	if rt.stop != nil {
 		rt.stop()
+	}
+	if n := rt.refused()(); n > 0 {
+		rt.log.Warn("peers were refused at the handshake (no key, or a key not among --peers)", "refused", n)
 	}
 	for i := len(rt.sockets) - 1; i >= 0; i-- {
 		rt.sockets[i].Close()

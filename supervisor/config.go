@@ -45,6 +45,14 @@ type Config struct {
 	// side by side, and no other process reports into this one. A tcp://
 	// endpoint lets stages on other hosts report (observed only).
 	StatusBind string
+	// Key is the supervisor's CURVE secret key file and Peers the public
+	// keys (a file, or a directory of *.pub) of the stages allowed to report
+	// on its tcp:// status endpoints; with a key the supervisor also binds
+	// its private ipc:// status endpoint, where its own children report
+	// without one. Binding tcp:// beyond loopback without a key fails unless
+	// Insecure. Main hands them to the Transport (bus.KeyFiles).
+	Key, Peers string
+	Insecure   bool
 	// RunDir holds the ipc:// endpoints and logs/NAME.log. Defaults to a new
 	// temporary directory.
 	RunDir string
@@ -118,6 +126,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		return err
 	})
 	fs.StringVar(&c.StatusBind, "status-bind", c.StatusBind, "status channel `ENDPOINT` the supervisor binds, stages connect to (default: RUN/status.sock, private to this run; a tcp:// endpoint lets stages on other hosts report)")
+	fs.StringVar(&c.Key, "key", c.Key, "CURVE secret key `FILE` (from 'imaging-tui keys') for a tcp:// --status-bind: only --peers may report there")
+	fs.StringVar(&c.Peers, "peers", c.Peers, "public keys of the remote stages allowed to report: a `FILE` of keys, one a line, or a directory of *.pub")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow a --status-bind beyond loopback without --key: anyone who can reach it may report, unauthenticated and unencrypted")
 	fs.StringVar(&c.RunDir, "run-dir", c.RunDir, "`DIR` for ipc:// endpoints and logs/NAME.log (default: a new temporary directory)")
 	fs.DurationVar(&c.RestartBase, "restart-base", c.RestartBase, "first restart backoff delay")
 	fs.DurationVar(&c.RestartCap, "restart-cap", c.RestartCap, "longest restart backoff delay")

@@ -151,8 +151,13 @@ func New(cfg Config, logger *slog.Logger) (*Supervisor, error) {
 	if n := len(ipcAddr(cfg.RunDir, longestEndpointName())); n > 100 {
 		return nil, fmt.Errorf("supervisor: run dir %q too long for ipc:// endpoints (unix socket paths stop near 100 bytes)", cfg.RunDir)
 	}
-	if cfg.StatusBind == "" {
-		cfg.StatusBind = stage.Bind(ipcAddr(cfg.RunDir, statusFile))
+	private := stage.Bind(ipcAddr(cfg.RunDir, statusFile))
+	switch {
+	case cfg.StatusBind == "":
+		cfg.StatusBind = private
+	case cfg.Key != "" && !strings.Contains(cfg.StatusBind, "ipc://"):
+		// The children have no key: they report on the private endpoint.
+		cfg.StatusBind = private + "," + cfg.StatusBind
 	}
 	s := &Supervisor{
 		cfg:      cfg,
@@ -258,7 +263,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 // connectForm turns the bound status endpoints into the connect form the
 // children get: ">tcp://127.0.0.1:5557", with a wildcard host made loopback.
+// When an ipc:// endpoint is bound they get only those: it is private to
+// the run, and a tcp one may be CURVE, for which they have no key.
 func connectForm(eps []string) string {
+	if slices.ContainsFunc(eps, isIPC) {
+		eps = slices.DeleteFunc(slices.Clone(eps), func(ep string) bool { return !isIPC(ep) })
+	}
 	out := make([]string, 0, len(eps))
 	for _, ep := range eps {
 		ep = strings.TrimLeft(ep, "@>")
@@ -271,6 +281,8 @@ func connectForm(eps []string) string {
 	}
 	return strings.Join(out, ",")
 }
+
+func isIPC(ep string) bool { return strings.HasPrefix(strings.TrimLeft(ep, "@>"), "ipc://") }
 
 func (s *Supervisor) startManagerLocked(in *instance) {
 	s.wg.Add(1)

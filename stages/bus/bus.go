@@ -76,6 +76,8 @@ func (o Options) withDefaults() Options {
 // Context is the process's ZeroMQ context. Create one per process.
 type Context struct {
 	ctx *zmq.Context
+	sec *Security   // set by Secure; nil: no CURVE and no bind rule
+	zap *zapHandler // with a key: answers CURVE handshakes
 }
 
 // NewContext creates a ZeroMQ context whose calls retry after EINTR, so
@@ -92,14 +94,18 @@ func NewContext() (*Context, error) {
 // Close terminates the context. It blocks until every Socket of the context
 // is closed and has lingered; close the sockets first.
 func (c *Context) Close() error {
-	if err := c.ctx.Term(); err != nil {
+	err := c.ctx.Term() // also ends the ZAP handler's wait, which closes its socket
+	if c.zap != nil {
+		<-c.zap.done
+	}
+	if err != nil {
 		return fmt.Errorf("bus: close context: %w", err)
 	}
 	return nil
 }
 
 // Socket is a PUB or SUB socket. It must be used by one goroutine at a time,
-// except Dropped and Endpoints, which any goroutine may call.
+// except Dropped, Refused and Endpoints, which any goroutine may call.
 type Socket struct {
 	sock      *zmq.Socket
 	kind      zmq.Type
@@ -108,6 +114,7 @@ type Socket struct {
 	wait      *fdWait // for receives: waits in the netpoller, not in libzmq
 	closed    bool
 	mon       *watcher
+	prepare   func(Endpoint) error // sets the CURVE options for an endpoint
 }
 
 // Pub creates a PUB socket on the endpoint list (entries without a prefix
@@ -141,6 +148,7 @@ func (c *Context) open(kind zmq.Type, eps []Endpoint, o Options) (_ *Socket, err
 		return nil, fmt.Errorf("bus: new %v socket: %w", kind, err)
 	}
 	s := &Socket{sock: sock, kind: kind}
+	s.prepare = func(ep Endpoint) error { return c.secure(sock, ep) }
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -185,6 +193,9 @@ func (c *Context) open(kind zmq.Type, eps []Endpoint, o Options) (_ *Socket, err
 		return nil, err
 	}
 	for _, ep := range eps {
+		if err := s.prepare(ep); err != nil {
+			return nil, err
+		}
 		if ep.Bind {
 			if err := sock.Bind(ep.Addr); err != nil {
 				return nil, fmt.Errorf("bus: bind %s: %w", ep.Addr, err)
@@ -223,6 +234,16 @@ func (s *Socket) Dropped() uint64 {
 	return s.mon.dropped.Load()
 }
 
+// Refused returns how many connections of the socket failed their
+// handshake: a peer without a key or with the wrong one, a client whose key
+// is not among the allowed peers (Security), or a peer that does not speak
+// ZeroMQ. On a binding socket each is a peer turned away; a connecting
+// socket counts its own refusals, and tries again like after any dropped
+// connection.
+func (s *Socket) Refused() uint64 {
+	return s.mon.refused.Load()
+}
+
 // reconnect re-establishes connect endpoints that libzmq abandoned.
 func (s *Socket) reconnect() error {
 	keys := s.mon.takeAbandoned()
@@ -234,6 +255,9 @@ func (s *Socket) reconnect() error {
 			continue
 		}
 		_ = s.sock.Disconnect(ep.Addr) // forget the dead session, if zmq has not
+		if err := s.prepare(ep); err != nil {
+			return err
+		}
 		if err := s.sock.Connect(ep.Addr); err != nil {
 			return fmt.Errorf("bus: reconnect %s: %w", ep.Addr, mapErr(err))
 		}

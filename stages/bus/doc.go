@@ -38,11 +38,25 @@
 // endpoint afresh in its next Send or Recv. A binding socket needs no help:
 // its peer reconnects.
 //
+// # Security
+//
+// Context.Secure gives every socket of a context CURVE credentials
+// (Security), applied to its tcp endpoints one by one: a bind with a key is
+// a CURVE server whose clients the context's ZAP handler checks against the
+// allowed peers; a connect with a server key is a CURVE client. A secured
+// context refuses a tcp bind beyond loopback without a key unless told it
+// is insecure. ipc and inproc endpoints are left as they are. Handshakes
+// that fail (no key, a wrong one, one not allowed) are counted in
+// Socket.Refused. Key files are written by WriteKeypair and read by
+// ReadKeypair and ReadPublicKeys.
+//
 // # Goroutines and ownership
 //
 // A Socket is used by one goroutine at a time (ZeroMQ sockets are not thread
-// safe); only Dropped and Endpoints may be called from others. Each Socket
-// owns one goroutine that reads its monitor; Close stops it and waits for
-// it. Close every Socket before closing its Context: Context.Close blocks
-// until all its sockets are closed and their linger has passed.
+// safe); only Dropped, Refused and Endpoints may be called from others.
+// Each Socket owns one goroutine that reads its monitor; Close stops it and
+// waits for it. Close every Socket before closing its Context:
+// Context.Close blocks until all its sockets are closed and their linger
+// has passed. A secured Context owns one more goroutine, its ZAP handler,
+// which Context.Close ends.
 package bus

@@ -22,7 +22,14 @@ const monitorEvents = zmq.EVENT_DISCONNECTED |
 	zmq.EVENT_CONNECT_RETRIED |
 	zmq.EVENT_CONNECT_DELAYED |
 	zmq.EVENT_CONNECTED |
-	zmq.EVENT_MONITOR_STOPPED
+	zmq.EVENT_MONITOR_STOPPED |
+	handshakeFailed
+
+// handshakeFailed are the events of a connection refused at the handshake,
+// counted by Refused; libzmq then disconnects it as well.
+const handshakeFailed = zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+	zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	zmq.EVENT_HANDSHAKE_FAILED_AUTH
 
 const (
 	// monitorPoll bounds one wait of the watcher for an event. It wakes
@@ -49,6 +56,7 @@ type watcher struct {
 	wait    *fdWait     // for pair
 	keys    map[string]bool
 	dropped atomic.Uint64
+	refused atomic.Uint64
 	stopped atomic.Bool   // set once the monitor is stopped: no more events
 	done    chan struct{} // closed when the goroutine has exited
 
@@ -160,6 +168,8 @@ func (w *watcher) run() {
 		switch ev {
 		case zmq.EVENT_MONITOR_STOPPED:
 			return
+		case zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+			w.refused.Add(1)
 		case zmq.EVENT_DISCONNECTED:
 			w.dropped.Add(1)
 			if w.keys[key] {

@@ -22,6 +22,7 @@ type Transport struct {
 	ctx    *Context // created at the first bind
 	status *Socket
 	closed bool
+	sec    Security // applied to the context when it is created
 }
 
 // Socket options of the supervisor's sockets.
@@ -39,6 +40,11 @@ var (
 // first binds; Close terminates it.
 func NewTransport() *Transport { return &Transport{} }
 
+// NewSecureTransport returns a Transport whose sockets follow sec (see
+// Security). A Transport from NewTransport has the zero Security: no
+// CURVE, and no tcp bind beyond loopback.
+func NewSecureTransport(sec Security) *Transport { return &Transport{sec: sec} }
+
 // contextLocked returns the transport's context, creating it if needed.
 func (t *Transport) contextLocked() (*Context, error) {
 	if t.closed {
@@ -47,6 +53,10 @@ func (t *Transport) contextLocked() (*Context, error) {
 	if t.ctx == nil {
 		ctx, err := NewContext()
 		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Secure(t.sec); err != nil {
+			ctx.Close()
 			return nil, err
 		}
 		t.ctx = ctx
@@ -90,6 +100,17 @@ func (t *Transport) RecvStatus(timeout time.Duration) ([]byte, error) {
 		return nil, fmt.Errorf("%w (%w)", ErrTimeout, os.ErrDeadlineExceeded)
 	}
 	return msg, err
+}
+
+// Refused returns how many peers the status channel turned away at the
+// handshake (see Socket.Refused): stages without the right key.
+func (t *Transport) Refused() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.status == nil || t.closed {
+		return 0
+	}
+	return t.status.Refused()
 }
 
 // OpenPublisher binds a PUB socket on endpoint (entries without a prefix

@@ -1,0 +1,122 @@
+package stages_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/wire"
+)
+
+// TestStageRefusesInsecureBind runs the real generator asked to bind
+// 0.0.0.0: without keys it exits saying why; with --insecure it runs and
+// logs a warning.
+func TestStageRefusesInsecureBind(t *testing.T) {
+	p := start(t, "generator", "--pub", "@tcp://0.0.0.0:0")
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("generator bound 0.0.0.0 without keys and kept running")
+	}
+	if p.err == nil || !strings.Contains(p.out.String(), "refusing to bind beyond loopback") {
+		t.Fatalf("generator exit = %v, output %q; want a failure refusing to bind beyond loopback", p.err, p.out.String())
+	}
+
+	p = start(t, "generator", "--pub", "@tcp://0.0.0.0:0", "--insecure")
+	waitLog(t, p, "insecure bind", 30*time.Second)
+	p.stop(t)
+}
+
+// TestStageCurveLinks runs a generator with keys made by `imaging-tui keys`:
+// its images reach a subscriber with an allowed key and not one without, and
+// its status reports reach a CURVE status channel it was given the key of.
+func TestStageCurveLinks(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"gen", "sup", "client"} {
+		out, err := exec.Command(exe, "keys", "--out", dir, name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("imaging-tui keys %s: %v\n%s", name, err, out)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "gen.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("gen.key: %v, mode %v; want 0600", err, fi.Mode().Perm())
+	}
+	if out, err := exec.Command(exe, "keys", "--out", dir, "gen").CombinedOutput(); err == nil {
+		t.Errorf("imaging-tui keys over an existing key succeeded: %s", out)
+	}
+	peers := filepath.Join(dir, "peers")
+	os.Mkdir(peers, 0o755)
+	os.Rename(filepath.Join(dir, "client.pub"), filepath.Join(peers, "client.pub"))
+	os.Rename(filepath.Join(dir, "gen.pub"), filepath.Join(peers, "gen.pub"))
+
+	key := func(name string) bus.Keypair {
+		kp, err := bus.ReadKeypair(filepath.Join(dir, name+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp
+	}
+	sup, client, gen := key("sup"), key("client"), key("gen")
+	statusAddr, imagesAddr := freeTCP(t), freeTCP(t)
+
+	// The status channel accepts the generator's key only.
+	status := subscribe(t, &bus.Security{Key: sup, Peers: []string{gen.Public}}, "@"+statusAddr)
+	allowed := subscribe(t, &bus.Security{Key: client, ServerKey: gen.Public}, imagesAddr)
+	stranger := subscribe(t, nil, imagesAddr)
+
+	p := start(t, "generator", "--delivery", "best-effort", "--fps", "20",
+		"--key", filepath.Join(dir, "gen.key"), "--peers", peers, "--pub", "@"+imagesAddr,
+		"--status", ">"+statusAddr, "--server-key", "status="+filepath.Join(dir, "sup.pub"))
+	if _, err := allowed.Recv(20 * time.Second); err != nil {
+		t.Fatalf("allowed subscriber: %v", err)
+	}
+	if st := waitStatus(t, status, func(*wire.Status) bool { return true }); st.Stage != "generator" {
+		t.Errorf("status from %q; want the generator's", st.Stage)
+	}
+	if m, err := stranger.Recv(500 * time.Millisecond); err == nil {
+		t.Errorf("subscriber without a key received %d bytes", len(m))
+	}
+	p.stop(t)
+	if !strings.Contains(p.out.String(), "refused at the handshake") {
+		t.Errorf("the generator did not report the keyless subscriber as refused")
+	}
+}
+
+// freeTCP returns a loopback tcp:// address on a port free a moment ago.
+func freeTCP(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return fmt.Sprintf("tcp://%s", ln.Addr())
+}
+
+// subscribe opens a Sub on endpoints in a context of its own with sec (nil:
+// none), closed when the test ends.
+func subscribe(t *testing.T, sec *bus.Security, endpoints string) *bus.Socket {
+	t.Helper()
+	ctx, err := bus.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec != nil {
+		if err := ctx.Secure(*sec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock, err := ctx.Sub(endpoints, bus.Options{})
+	if err != nil {
+		ctx.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sock.Close(); ctx.Close() })
+	return sock
+}
