@@ -343,6 +343,7 @@ func TestWarnings(t *testing.T) {
 		{[]string{"--metrics", ":9464"}, []string{"--metrics :9464 is not a loopback address"}},
 		{[]string{"--metrics", "0.0.0.0:9464"}, []string{"--metrics 0.0.0.0:9464 is not a loopback address"}},
 		{[]string{"--status-bind", "@tcp://*:5557"}, []string{"--status-bind tcp://*:5557 is not a loopback address"}},
+		{[]string{"--status-bind", "@tcp://*:5557", "--key", "sup.key", "--peers", "peers"}, nil}, // CURVE: only peers get in
 		{[]string{"--status-bind", "tcp://127.0.0.1:5557,@tcp://10.1.2.3:5557", "--metrics", "[::]:1"},
 			[]string{"--metrics [::]:1 is not", "--status-bind tcp://10.1.2.3:5557 is not"}},
 	}

@@ -207,8 +207,8 @@ func (s Settings) Warnings() []string {
 	for _, ep := range strings.Split(s.Supervisor.StatusBind, ",") {
 		ep = strings.TrimLeft(strings.TrimSpace(ep), "@>")
 		hostPort, ok := strings.CutPrefix(ep, "tcp://")
-		if !ok || metrics.IsLoopback(hostPort) {
-			continue
+		if !ok || metrics.IsLoopback(hostPort) || s.Supervisor.Key != "" {
+			continue // loopback, or CURVE: only --peers get in
 		}
 		out = append(out, fmt.Sprintf("--status-bind %s is not a loopback address: any host that can reach it can "+
 			"report as a stage (shown as remote, observed only; it cannot command the pipeline), unauthenticated and unencrypted", ep))
