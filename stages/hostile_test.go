@@ -14,13 +14,22 @@ import (
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
-// hostileMessages is how many bad messages each stage receives.
-const hostileMessages = 3000
+// hostileMessages is how many bad messages each stage receives:
+// IMAGING_FLOOD, or 3000.
+func hostileMessages() int {
+	if n, err := strconv.Atoi(os.Getenv("IMAGING_FLOOD")); err == nil && n > 0 {
+		return n
+	}
+	return 3000
+}
 
 // TestHostileInput sends thousands of random and mutated messages to each
-// stage's input socket: the stage stays up, counts them as errors and keeps
-// its memory bounded.
+// stage's input socket, every kind the wire allows (multipart, lying sizes
+// and lengths, junk): the stage stays up, counts them as errors, logs why
+// and keeps its memory bounded, and a good frame sent after them is through
+// within 2 s. IMAGING_FLOOD=1000000 runs the flood (minutes).
 func TestHostileInput(t *testing.T) {
+	hostileMessages := hostileMessages()
 	valid := map[string][]byte{
 		"extractor": validFrame(t, wire.TypeImage),
 		"logger":    validFrame(t, wire.TypeProcessed),
@@ -57,15 +66,23 @@ func TestHostileInput(t *testing.T) {
 			}
 			first := waitStatus(t, status, func(*wire.Status) bool { return true })
 			rng := rand.New(rand.NewPCG(1, uint64(len(stage))))
+			out, closeOut := goodFrameWatch(t, zctx, p, stage)
+			defer closeOut() // before zctx.Close, which waits for every socket
 			for i := range hostileMessages {
-				if err := input.Send(mutate(rng, valid[stage])); err != nil {
+				var err error
+				if i%10 == 9 {
+					err = input.SendParts(valid[stage], []byte("a second part"))
+				} else {
+					err = input.Send(mutate(rng, valid[stage]))
+				}
+				if err != nil {
 					t.Fatal(err)
 				}
 				if i%100 == 99 {
 					time.Sleep(20 * time.Millisecond) // let it read: a PUB drops what the reader cannot take
 				}
 			}
-			last := waitStatus(t, status, func(s *wire.Status) bool { return s.Errors >= first.Errors+hostileMessages/2 })
+			last := waitStatus(t, status, func(s *wire.Status) bool { return s.Errors >= first.Errors+uint64(hostileMessages/2) })
 			select {
 			case <-proc.done:
 				t.Fatalf("%s died under hostile input: %v", stage, proc.err)
@@ -80,14 +97,94 @@ func TestHostileInput(t *testing.T) {
 			if !strings.Contains(proc.out.String(), "suppressed") {
 				t.Errorf("%s logged no rate-limited complaint about bad input", stage)
 			}
+			// Complaints are rate-limited to one a second: one multi-part
+			// message on its own is logged.
+			time.Sleep(1100 * time.Millisecond)
+			if err := input.SendParts(valid[stage], []byte("a second part")); err != nil {
+				t.Fatal(err)
+			}
+			waitLog(t, proc, "multi-part", 10*time.Second)
+			if out != nil {
+				sent := time.Now()
+				if err := input.Send(goodFrame(t, stage)); err != nil {
+					t.Fatal(err)
+				}
+				out(sent)
+			}
 			proc.stop(t)
 		})
 	}
 }
 
+// goodFrame is a valid input message of stage, of a frame none of the
+// hostile ones is: stream 2, sequence number 1.
+func goodFrame(t *testing.T, stage string) []byte {
+	typ := wire.TypeImage
+	if stage == "logger" {
+		typ = wire.TypeProcessed
+	}
+	f, err := wire.DecodeImage(validFrame(t, wire.TypeImage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Type, f.Trailer = typ, &wire.Trailer{StreamID: 2, Seq: 1}
+	if typ == wire.TypeProcessed {
+		f.Keypoints = []wire.Keypoint{{X: 10, Y: 10}}
+		f.Descriptors = make([]float32, wire.DescriptorSize)
+	}
+	b, err := f.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// goodFrameWatch prepares to see stage's output of the good frame and
+// returns the function that waits for it, failing unless it comes within
+// 2 s of sent (nil for the generator, whose input is acknowledgements), and
+// the function that closes what it opened.
+func goodFrameWatch(t *testing.T, zctx *bus.Context, p *pipeline, stage string) (wait func(sent time.Time), close func()) {
+	switch stage {
+	case "extractor":
+		out, err := zctx.Sub(">"+p.proc, bus.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func(sent time.Time) {
+			for time.Since(sent) < 30*time.Second {
+				msg, err := out.Recv(100 * time.Millisecond)
+				if err != nil {
+					continue
+				}
+				if f, err := wire.DecodeProcessed(msg); err == nil && f.Trailer != nil && f.Trailer.StreamID == 2 {
+					if d := time.Since(sent); d > 2*time.Second {
+						t.Errorf("extractor: the good frame came out %v after it was sent; want under 2s", d)
+					}
+					return
+				}
+			}
+			t.Error("extractor: the good frame never came out after the flood")
+		}, func() { out.Close() }
+	case "logger":
+		return func(sent time.Time) {
+			p.waitRows(t, 1, 30*time.Second)
+			if d := time.Since(sent); d > 2*time.Second {
+				t.Errorf("logger: the good frame was stored %v after it was sent; want under 2s", d)
+			}
+		}, func() {}
+	}
+	return nil, func() {}
+}
+
 // mutate returns a hostile variant of a valid message.
 func mutate(rng *rand.Rand, valid []byte) []byte {
 	b := append([]byte(nil), valid...)
+	if b[0] != byte(wire.TypeAck) && rng.IntN(8) == 0 { // a size the image is not: huge, or 1×1
+		v := []uint32{0xFFFFFFFF, 1}[rng.IntN(2)]
+		binary.BigEndian.PutUint32(b[9:], v)
+		binary.BigEndian.PutUint32(b[13:], v)
+		return b
+	}
 	switch rng.IntN(7) {
 	case 0: // random bytes
 		r := make([]byte, rng.IntN(4096))
