@@ -49,7 +49,8 @@ type inflight struct {
 	key      wire.SeedKey // how the frame is acknowledged once a seed stage dropped its trailer
 	first    time.Time    // first publish
 	sent     time.Time    // last publish
-	attempts int
+	attempts int          // publishes
+	timeouts int          // resends because no ack came in time: the backoff's exponent
 }
 
 // publisher is a FrameSink that also tells of new subscribers (a PUB
@@ -420,11 +421,20 @@ func (g *generator) service(wait time.Duration) {
 	all := g.resend
 	g.resend = false
 	for _, f := range g.window {
-		// Exponential backoff, capped: a chain that never acknowledges
-		// (a seed logger at its end) gets a copy of each frame now and
-		// then, not a stream of them.
-		if !all && now.Sub(f.sent) < rto<<min(f.attempts-1, 4) {
+		// Exponential backoff, capped, on timeouts: a chain that never
+		// acknowledges (a seed logger at its end) gets a copy of each frame
+		// now and then, not a stream of them. A resend because a stage
+		// restarted (all, or sent zeroed by resendSentBefore) is no
+		// timeout: a copy it sends that is lost too (a restarted seed
+		// extractor publishes before the logger has reconnected) is due
+		// again after one rto, not two.
+		forced := all || f.sent.IsZero()
+		due := !forced && now.Sub(f.sent) >= rto<<min(f.timeouts, 4)
+		if !forced && !due {
 			continue
+		}
+		if due {
+			f.timeouts++
 		}
 		if err := g.pub.Send(f.msg); err != nil {
 			g.c.fail(err)
