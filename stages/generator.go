@@ -538,8 +538,9 @@ func (g *generator) rto() time.Duration {
 }
 
 // unackedAfter is how long frames may be in flight with no acknowledgement
-// at all before the generator says that the chain does not acknowledge.
-const unackedAfter = 10 * time.Second
+// at all before the generator says that the chain does not acknowledge: its
+// log and its status say so within 10 s, before the first resend.
+const unackedAfter = 9 * time.Second
 
 // helloFresh is how recent a logger's hello must be to say that a logger of
 // ours is up (it says hello every helloInterval).

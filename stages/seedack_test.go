@@ -69,7 +69,7 @@ func TestGeneratorSeedAck(t *testing.T) {
 	}
 }
 
-// TestGeneratorUnacked: frames in flight for 10 s with no acknowledgement
+// TestGeneratorUnacked: frames in flight for 9 s with no acknowledgement
 // put the generator in the unacked state with the reason and the hint; a
 // logger's hello changes the reason; an ack ends the state.
 func TestGeneratorUnacked(t *testing.T) {
@@ -85,15 +85,15 @@ func TestGeneratorUnacked(t *testing.T) {
 		g.c.fill(&st, time.Now())
 		return st
 	}
-	g.watchAcks(start.Add(9 * time.Second))
+	g.watchAcks(start.Add(8 * time.Second))
 	if st := state(); st.State != wire.StateRunning || g.acks.deaf() {
-		t.Fatalf("after 9 s: state %q; want running", st.State)
+		t.Fatalf("after 8 s: state %q; want running", st.State)
 	}
-	g.watchAcks(start.Add(10 * time.Second))
+	g.watchAcks(start.Add(9 * time.Second))
 	st := state()
 	if st.State != wire.StateUnacked || !strings.Contains(st.StateReason, unackedHint) ||
-		!strings.HasPrefix(st.StateReason, "1 frame in flight, none acknowledged for 10s") || !g.acks.deaf() {
-		t.Fatalf("after 10 s: state %q, reason %q; want unacked with the hint", st.State, st.StateReason)
+		!strings.HasPrefix(st.StateReason, "1 frame in flight, none acknowledged for 9s") || !g.acks.deaf() {
+		t.Fatalf("after 9 s: state %q, reason %q; want unacked with the hint", st.State, st.StateReason)
 	}
 	g.acks.hello = start.Add(11 * time.Second)
 	g.watchAcks(start.Add(12 * time.Second))

@@ -82,8 +82,8 @@ func TestSeedLoggerUnacked(t *testing.T) {
 	begin := time.Now()
 	un := waitStageStatus(t, status, "generator", func(s *wire.Status) bool { return s.State == wire.StateUnacked })
 	took := time.Since(begin)
-	if took > 14*time.Second {
-		t.Errorf("unacked reported after %v; want within about 10 s of the first frame", took)
+	if took > 12*time.Second {
+		t.Errorf("unacked reported after %v; want within 10 s of the first frame", took)
 	}
 	const hint = "no logger acknowledges; a seed-protocol logger? use --delivery best-effort for this chain"
 	if !strings.Contains(un.StateReason, hint) {
