@@ -12,7 +12,10 @@
 // frames without the extension trailer), keypoint_count, and the pipeline
 // times published_at, extracted_at, received_at and stored_at (ns since the
 // Unix epoch, NULL if unknown). A UNIQUE index on (stream_id, seq) makes a
-// re-delivered frame a no-op.
+// re-delivered frame a no-op. A frame without stream and seq that the
+// logger stores with Frame.KeyBySeed (one that passed through a seed stage)
+// gets a row in seed_keys, unique on its timestamp, filename and sizes, so
+// that its copies are no-ops too.
 //
 // The schema version is kept in PRAGMA user_version. Migrations are
 // numbered SQL files embedded in the binary, applied forward only at Open,

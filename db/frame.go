@@ -36,8 +36,14 @@ type Keypoint struct {
 type Frame struct {
 	// StreamID and Seq identify the frame for deduplication. Both 0 means a
 	// seed peer's frame without the extension trailer: stored with NULL
-	// stream_id/seq and never deduplicated.
+	// stream_id/seq, and deduplicated only with KeyBySeed.
 	StreamID, Seq uint64
+	// KeyBySeed, for a frame without StreamID and Seq, identifies it by its
+	// seed key: Timestamp, Filename, Width, Height, Channels and the image's
+	// size, the fields a seed stage passes on. A frame whose seed key a
+	// KeyBySeed frame already stored is not stored again. Without it such
+	// frames are never deduplicated (two seed-era frames may share a key).
+	KeyBySeed bool
 	// Timestamp is the wire timestamp, ns since the Unix epoch.
 	Timestamp int64
 
@@ -111,6 +117,9 @@ func (f *Frame) descriptorBlob() []byte {
 
 // sequenced reports whether f carries a stream/seq (the extension trailer).
 func (f *Frame) sequenced() bool { return f.StreamID != 0 || f.Seq != 0 }
+
+// keyedBySeed reports whether f is deduplicated by its seed key.
+func (f *Frame) keyedBySeed() bool { return f.KeyBySeed && !f.sequenced() }
 
 // encodeDescriptors returns the seed's descriptor BLOB layout: the float32
 // values little-endian, K×128 of them. On a little-endian machine that is

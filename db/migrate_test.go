@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -154,7 +155,7 @@ func TestSchemaTooNew(t *testing.T) {
 	d.Close()
 
 	_, err = Open(ctx, path)
-	if !errors.Is(err, ErrSchemaTooNew) || !regexp.MustCompile(`schema version 99 .*only up to 2`).MatchString(err.Error()) {
+	if !errors.Is(err, ErrSchemaTooNew) || !regexp.MustCompile(`schema version 99 .*only up to `+strconv.Itoa(SchemaVersion)).MatchString(err.Error()) {
 		t.Errorf("Open(v99) = %v; want ErrSchemaTooNew naming both versions", err)
 	}
 	if _, err := OpenReadOnly(ctx, path); !errors.Is(err, ErrSchemaTooNew) {

@@ -76,6 +76,7 @@ func (d *DB) deleteOldest(ctx context.Context, k int64) (err error) {
 	for _, q := range []string{
 		"DELETE FROM keypoints WHERE image_id <= ?",
 		"DELETE FROM descriptors WHERE image_id <= ?",
+		"DELETE FROM seed_keys WHERE image_id <= ?",
 		"DELETE FROM images WHERE id <= ?",
 	} {
 		if _, err := tx.ExecContext(ctx, q, cut); err != nil {

@@ -22,7 +22,8 @@ var kpBatch = 256
 // stmts are the writer's statements, prepared once at Open on its single
 // connection and bound to each transaction with Tx.StmtContext.
 type stmts struct {
-	find *sql.Stmt // id of (stream_id, seq)
+	find     *sql.Stmt // id of (stream_id, seq)
+	findSeed *sql.Stmt // id of a seed key (seed_keys)
 }
 
 const insertImageSQL = `INSERT INTO images
@@ -30,6 +31,12 @@ const insertImageSQL = `INSERT INTO images
 	 stream_id, seq, keypoint_count, published_at, extracted_at, received_at, stored_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (stream_id, seq) DO NOTHING`
+
+const insertSeedKeySQL = `INSERT INTO seed_keys
+	(image_id, timestamp, filename, width, height, channels, data_size) VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+const findSeedSQL = `SELECT image_id FROM seed_keys
+	WHERE timestamp = ? AND filename = ? AND width = ? AND height = ? AND channels = ? AND data_size = ?`
 
 const insertDescriptorsSQL = `INSERT INTO descriptors (image_id, descriptor_data) VALUES (?, ?)`
 
@@ -52,10 +59,15 @@ func prepare(ctx context.Context, sdb *sql.DB) (*stmts, error) {
 	if err != nil {
 		return nil, wrapErr("prepare", err)
 	}
-	return &stmts{find: find}, nil
+	findSeed, err := sdb.PrepareContext(ctx, findSeedSQL)
+	if err != nil {
+		find.Close()
+		return nil, wrapErr("prepare", err)
+	}
+	return &stmts{find: find, findSeed: findSeed}, nil
 }
 
-func (st *stmts) close() error { return st.find.Close() }
+func (st *stmts) close() error { return errors.Join(st.find.Close(), st.findSeed.Close()) }
 
 // Store writes f in one transaction: the images row, its keypoint rows and
 // one descriptors row holding all descriptors (K×128 float32 little-endian).
@@ -64,7 +76,8 @@ func (st *stmts) close() error { return st.find.Close() }
 //
 // A frame whose (StreamID, Seq) is already stored is not written again:
 // Store returns the existing row's id with inserted=false. Frames with
-// StreamID and Seq both 0 are never deduplicated.
+// StreamID and Seq both 0 are deduplicated only with KeyBySeed, by their
+// seed key (see Frame.KeyBySeed).
 //
 // Store validates f first and returns an error wrapping ErrInvalid without
 // writing anything if it is malformed. When the database or disk is full
@@ -93,13 +106,9 @@ func (d *DB) Store(ctx context.Context, f *Frame) (id int64, inserted bool, err 
 	var stream, seq any // NULL for trailer-less frames
 	if f.sequenced() {
 		stream, seq = int64(f.StreamID), int64(f.Seq) // uint64 as int64 bit pattern
-		err = tx.StmtContext(ctx, d.stmts.find).QueryRowContext(ctx, stream, seq).Scan(&id)
-		switch {
-		case err == nil:
-			return id, false, nil // re-delivery
-		case !errors.Is(err, sql.ErrNoRows):
-			return 0, false, wrapErr("store frame: find", err)
-		}
+	}
+	if id, err = d.stored(ctx, tx, f); err != nil || id != 0 {
+		return id, false, err // a re-delivery, or a failed look-up
 	}
 
 	if need := int64(len(f.Image) + len(blob)); need > d.reserved.Load() {
@@ -127,8 +136,35 @@ func (d *DB) Store(ctx context.Context, f *Frame) (id int64, inserted bool, err 
 	if _, _, err = tx.exec(insertDescriptorsSQL, id, blob); err != nil {
 		return 0, false, wrapErr("store frame: insert descriptors", err)
 	}
+	if f.keyedBySeed() {
+		if _, _, err = tx.exec(insertSeedKeySQL, id, f.Timestamp, f.Filename, f.Width, f.Height, f.Channels, len(f.Image)); err != nil {
+			return 0, false, wrapErr("store frame: insert seed key", err)
+		}
+	}
 	if err = tx.Commit(); err != nil {
 		return 0, false, wrapErr("store frame: commit", err)
 	}
 	return id, true, nil
+}
+
+// stored returns the id of the row already holding f (by stream and seq,
+// or by seed key with KeyBySeed), or 0 when f is new.
+func (d *DB) stored(ctx context.Context, tx *rawTx, f *Frame) (id int64, err error) {
+	var row *sql.Row
+	switch {
+	case f.sequenced():
+		row = tx.StmtContext(ctx, d.stmts.find).QueryRowContext(ctx, int64(f.StreamID), int64(f.Seq))
+	case f.keyedBySeed():
+		row = tx.StmtContext(ctx, d.stmts.findSeed).QueryRowContext(ctx,
+			f.Timestamp, f.Filename, f.Width, f.Height, f.Channels, len(f.Image))
+	default:
+		return 0, nil
+	}
+	switch err = row.Scan(&id); {
+	case err == nil:
+		return id, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	}
+	return 0, wrapErr("store frame: find", err)
 }

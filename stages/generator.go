@@ -46,9 +46,11 @@ type inflight struct {
 	seq      uint64
 	name     string // the file, to send it again after a restart
 	msg      []byte
-	first    time.Time // first publish
-	sent     time.Time // last publish
-	attempts int
+	key      wire.SeedKey // how the frame is acknowledged once a seed stage dropped its trailer
+	first    time.Time    // first publish
+	sent     time.Time    // last publish
+	attempts int          // publishes
+	timeouts int          // resends because no ack came in time: the backoff's exponent
 }
 
 // publisher is a FrameSink that also tells of new subscribers (a PUB
@@ -67,14 +69,17 @@ type generator struct {
 	pub       publisher
 	ack       FrameSource
 	window    map[uint64]*inflight
+	bySeed    map[wire.SeedKey]uint64 // the window's frames by seed key
 	bytes     int64
 	seq       uint64
+	lastTS    uint64        // the last frame's timestamp: each frame's is later
 	srtt      time.Duration // smoothed publish-to-ack time
 	joins     int           // subscriptions seen on pub
 	firstJoin time.Time     // when the first subscription arrived
 	lastSeq   atomic.Uint64 // g.seq, for the status reporter
 	logger    uint64        // incarnation of the logger last heard from
 	resend    bool          // a downstream restart was seen: send the window again
+	acks      ackWatch      // whether the chain acknowledges at all
 	bad       limiter
 	spare     []byte // a sent message's buffer, free for the next load
 }
@@ -162,7 +167,7 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 	log.Info("generator starting", "images", cfg.ImagesName, "files", len(names), "stream_id", cfg.StreamID,
 		"delivery", cfg.Delivery, "fps", cfg.FPS)
 
-	g := &generator{cfg: cfg, log: log, c: rt.c, window: map[uint64]*inflight{},
+	g := &generator{cfg: cfg, log: log, c: rt.c, window: map[uint64]*inflight{}, bySeed: map[wire.SeedKey]uint64{},
 		mem: frameMemory{frames: 4}} // the window's three frames and one being loaded
 	pub, err := rt.pub(cfg.Pub, bus.Options{HWM: cfg.HWM, Joins: true})
 	if err != nil {
@@ -206,7 +211,7 @@ func (g *generator) run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			msg, err := g.load(name, g.seq+1)
+			msg, key, err := g.loadAt(name, g.seq+1, 0)
 			if err != nil {
 				g.c.fail(err)
 				g.log.Warn("image skipped", "file", name, "err", err)
@@ -222,7 +227,7 @@ func (g *generator) run(ctx context.Context) error {
 				}
 				next = maxTime(next, time.Now()).Add(time.Duration(float64(time.Second) / g.cfg.FPS))
 			}
-			g.publish(msg, name)
+			g.publish(msg, name, key)
 			published++
 			total++
 			if g.cfg.Count > 0 && total >= g.cfg.Count {
@@ -238,24 +243,33 @@ func (g *generator) run(ctx context.Context) error {
 	}
 }
 
-// load reads one file and encodes its IMAGE_DATA message with the next
-// sequence number. Width, height and channels come from the file's header.
+// load reads one file and encodes its IMAGE_DATA message as frame seq,
+// with the next timestamp (see loadAt).
+func (g *generator) load(name string, seq uint64) ([]byte, error) {
+	msg, _, err := g.loadAt(name, seq, 0)
+	return msg, err
+}
+
+// loadAt reads one file and encodes its IMAGE_DATA message as frame seq,
+// timestamped ts, or when ts is 0 with the next timestamp of the stream.
+// Width, height and channels come from the file's header. It also returns
+// the frame's seed key.
 //
 // The file is read straight into the message buffer, after the room for the
 // header, and only its header is parsed: one allocation and no copy of the
 // image per frame.
-func (g *generator) load(name string, seq uint64) ([]byte, error) {
+func (g *generator) loadAt(name string, seq, ts uint64) ([]byte, wire.SeedKey, error) {
 	file, err := g.cfg.Images.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, wire.SeedKey{}, err
 	}
 	defer file.Close()
 	st, err := file.Stat()
 	if err != nil {
-		return nil, err
+		return nil, wire.SeedKey{}, err
 	}
 	if st.Size() > wire.MaxImageBytes {
-		return nil, fmt.Errorf("%d bytes is more than a message may carry (%d)", st.Size(), wire.MaxImageBytes)
+		return nil, wire.SeedKey{}, fmt.Errorf("%d bytes is more than a message may carry (%d)", st.Size(), wire.MaxImageBytes)
 	}
 	f := wire.Frame{
 		Type:     wire.TypeImage,
@@ -265,23 +279,35 @@ func (g *generator) load(name string, seq uint64) ([]byte, error) {
 	off, n := f.DataOffset(), int(st.Size())
 	buf := g.take(f.Size() + n)
 	if _, err := io.ReadFull(file, buf[off:off+n]); err != nil {
-		return nil, fmt.Errorf("read: %w (the file shrank while being read?)", err)
+		return nil, wire.SeedKey{}, fmt.Errorf("read: %w (the file shrank while being read?)", err)
 	}
 	f.Data = buf[off : off+n]
 	info, err := probe.Probe(f.Data)
 	if err != nil {
-		return nil, err
+		return nil, wire.SeedKey{}, err
 	}
 	if err := complete(info.Format, f.Data); err != nil {
-		return nil, err
+		return nil, wire.SeedKey{}, err
 	}
 	if info.Width <= 1 && info.Height <= 1 {
-		return nil, fmt.Errorf("%dx%d image is too small to hold features", info.Width, info.Height)
+		return nil, wire.SeedKey{}, fmt.Errorf("%dx%d image is too small to hold features", info.Width, info.Height)
 	}
-	now := uint64(time.Now().UnixNano())
-	f.Timestamp, f.Trailer.PublishedNS = now, now
+	if ts == 0 {
+		ts = g.nextTimestamp()
+	}
+	f.Timestamp, f.Trailer.PublishedNS = ts, ts
 	f.Width, f.Height, f.Channels = uint32(info.Width), uint32(info.Height), uint32(info.Channels)
-	return f.AppendBinary(buf[:0])
+	msg, err := f.AppendBinary(buf[:0])
+	return msg, f.SeedKey(), err
+}
+
+// nextTimestamp returns now in ns since the epoch, or one past the last
+// frame's timestamp if that is later: within a stream every frame's
+// timestamp differs, so that a frame whose trailer a seed stage dropped is
+// still known by its seed key (wire.SeedKey).
+func (g *generator) nextTimestamp() uint64 {
+	g.lastTS = max(uint64(time.Now().UnixNano()), g.lastTS+1)
+	return g.lastTS
 }
 
 // take returns a buffer of n bytes: the spare one when it is large enough.
@@ -307,14 +333,14 @@ func (g *generator) release(msg []byte) {
 	}
 }
 
-func (g *generator) publish(msg []byte, name string) {
+func (g *generator) publish(msg []byte, name string, key wire.SeedKey) {
 	g.seq++
 	g.lastSeq.Store(g.seq)
-	g.send(g.seq, msg, name)
+	g.send(g.seq, msg, name, key)
 }
 
 // send publishes frame seq and, under reliable delivery, adds it to the window.
-func (g *generator) send(seq uint64, msg []byte, name string) {
+func (g *generator) send(seq uint64, msg []byte, name string, key wire.SeedKey) {
 	now := time.Now()
 	if err := g.pub.Send(msg); err != nil {
 		g.c.fail(err)
@@ -324,7 +350,11 @@ func (g *generator) send(seq uint64, msg []byte, name string) {
 	if g.cfg.Delivery != stage.Reliable {
 		g.release(msg) // ZeroMQ has its own copy
 	} else {
-		g.window[seq] = &inflight{seq: seq, name: name, msg: msg, first: now, sent: now, attempts: 1}
+		g.window[seq] = &inflight{seq: seq, name: name, msg: msg, key: key, first: now, sent: now, attempts: 1}
+		if g.bySeed == nil {
+			g.bySeed = map[wire.SeedKey]uint64{}
+		}
+		g.bySeed[key] = seq
 		g.bytes += int64(len(msg))
 		g.c.queue.Store(int64(len(g.window)))
 		g.saveState()
@@ -391,8 +421,20 @@ func (g *generator) service(wait time.Duration) {
 	all := g.resend
 	g.resend = false
 	for _, f := range g.window {
-		if !all && now.Sub(f.sent) < rto<<min(f.attempts-1, 4) {
+		// Exponential backoff, capped, on timeouts: a chain that never
+		// acknowledges (a seed logger at its end) gets a copy of each frame
+		// now and then, not a stream of them. A resend because a stage
+		// restarted (all, or sent zeroed by resendSentBefore) is no
+		// timeout: a copy it sends that is lost too (a restarted seed
+		// extractor publishes before the logger has reconnected) is due
+		// again after one rto, not two.
+		forced := all || f.sent.IsZero()
+		due := !forced && now.Sub(f.sent) >= rto<<min(f.timeouts, 4)
+		if !forced && !due {
 			continue
+		}
+		if due {
+			f.timeouts++
 		}
 		if err := g.pub.Send(f.msg); err != nil {
 			g.c.fail(err)
@@ -402,6 +444,7 @@ func (g *generator) service(wait time.Duration) {
 		g.c.resent.Add(1)
 		g.c.bytesOut.Add(uint64(len(f.msg)))
 	}
+	g.watchAcks(now)
 }
 
 func (g *generator) onAck(msg []byte) {
@@ -413,35 +456,52 @@ func (g *generator) onAck(msg []byte) {
 		}
 		return
 	}
+	now := time.Now()
 	if inc, started, ok := a.Hello(); ok {
+		g.acks.hello = now
 		if inc != g.logger {
 			g.logger = inc
 			g.resendSentBefore(time.Unix(0, int64(started)).Add(helloGrace))
 		}
 		return
 	}
-	if a.StreamID != g.cfg.StreamID {
-		return // another generator's stream
-	}
-	now := time.Now()
-	for _, s := range a.Seqs {
-		f, ok := g.window[s]
-		if !ok {
-			continue
+	n := len(g.window)
+	if len(a.Seeds) > 0 {
+		// A seed stage dropped the trailer on the way: the logger
+		// acknowledges such frames by their seed keys.
+		for _, k := range a.Seeds {
+			if seq, ok := g.bySeed[k]; ok {
+				g.retire(g.window[seq], now)
+			}
 		}
-		// Karn's rule: the ack of a resent frame says nothing of the delay.
-		if d := now.Sub(f.first); f.attempts == 1 && g.srtt == 0 {
-			g.srtt = d
-		} else if f.attempts == 1 {
-			g.srtt = (7*g.srtt + d) / 8
+	} else if a.StreamID == g.cfg.StreamID {
+		for _, s := range a.Seqs {
+			if f, ok := g.window[s]; ok {
+				g.retire(f, now)
+			}
 		}
-		g.c.latency(uint64(f.first.UnixNano()), now)
-		g.bytes -= int64(len(f.msg))
-		delete(g.window, s)
-		g.release(f.msg)
+	} // else another generator's stream
+	if len(g.window) < n {
+		g.c.queue.Store(int64(len(g.window)))
+		g.saveState()
 	}
-	g.c.queue.Store(int64(len(g.window)))
-	g.saveState()
+}
+
+// retire takes an acknowledged frame out of the window.
+func (g *generator) retire(f *inflight, now time.Time) {
+	// Karn's rule: the ack of a resent frame says nothing of the delay.
+	if d := now.Sub(f.first); f.attempts == 1 && g.srtt == 0 {
+		g.srtt = d
+	} else if f.attempts == 1 {
+		g.srtt = (7*g.srtt + d) / 8
+	}
+	g.c.latency(uint64(f.first.UnixNano()), now)
+	g.bytes -= int64(len(f.msg))
+	delete(g.window, f.seq)
+	delete(g.bySeed, f.key)
+	g.release(f.msg)
+	g.acks.last = now
+	g.acks.count++
 }
 
 // helloGrace is how long after its start a logger may still miss frames:
@@ -477,12 +537,89 @@ func (g *generator) rto() time.Duration {
 	return min(max(3*g.srtt+2*time.Second, 10*time.Second), 2*time.Minute)
 }
 
+// unackedAfter is how long frames may be in flight with no acknowledgement
+// at all before the generator says that the chain does not acknowledge: its
+// log and its status say so within 10 s, before the first resend.
+const unackedAfter = 9 * time.Second
+
+// helloFresh is how recent a logger's hello must be to say that a logger of
+// ours is up (it says hello every helloInterval).
+const helloFresh = 3 * time.Second
+
+// unackedHint is what to do about a chain that never acknowledges.
+const unackedHint = "no logger acknowledges; a seed-protocol logger? use --delivery best-effort for this chain"
+
+// ackWatch is what the generator knows of the acknowledgements coming back.
+type ackWatch struct {
+	last     time.Time // when a frame of ours was last acknowledged
+	hello    time.Time // when a logger last said hello
+	count    uint64    // frames acknowledged in this run
+	reason   string    // why the generator is in the unacked state; "" when it is not
+	draining bool      // the generator is stopping: its state says so
+}
+
+// deaf reports a chain that has acknowledged nothing in this run for
+// unackedAfter: waiting for it to drain would only hold up the stop (the
+// state file, if any, keeps the frames in flight).
+func (a *ackWatch) deaf() bool { return a.reason != "" && a.count == 0 }
+
+// watchAcks names a chain that does not acknowledge: when frames have been
+// in flight for unackedAfter and none was acknowledged meanwhile, it logs
+// why and reports the unacked state with the reason, until an
+// acknowledgement comes.
+func (g *generator) watchAcks(now time.Time) {
+	if g.cfg.Delivery != stage.Reliable {
+		return
+	}
+	// Since the oldest frame in flight went out, or the last ack if later:
+	// after a quiet spell, new frames get their time.
+	var oldest time.Time
+	for _, f := range g.window {
+		if oldest.IsZero() || f.first.Before(oldest) {
+			oldest = f.first
+		}
+	}
+	since := maxTime(g.acks.last, oldest)
+	reason := ""
+	if len(g.window) > 0 && now.Sub(since) >= unackedAfter {
+		frames := fmt.Sprintf("%d frames", len(g.window))
+		if len(g.window) == 1 {
+			frames = "1 frame"
+		}
+		why := unackedHint
+		if now.Sub(g.acks.hello) < helloFresh {
+			why = "a logger says hello but stores none (its database full? frames lost on the way?)"
+		}
+		reason = fmt.Sprintf("%s in flight, none acknowledged for %s: %s", frames, now.Sub(since).Truncate(time.Second), why)
+	}
+	switch {
+	case reason != "" && g.acks.reason == "":
+		g.log.Warn("frames not acknowledged", "frames", len(g.window), "reason", reason)
+	case reason == "" && g.acks.reason != "":
+		g.log.Info("acknowledgements resumed", "frames", len(g.window))
+	}
+	switch {
+	case g.acks.draining:
+	case reason != "":
+		g.c.setStateReason(wire.StateUnacked, reason)
+	case g.acks.reason != "":
+		g.c.setState(wire.StateRunning)
+	}
+	g.acks.reason = reason
+}
+
 // drain waits for the window to empty, so that stopping the
 // generator loses nothing already published.
 func (g *generator) drain() {
 	if len(g.window) == 0 {
 		return
 	}
+	if g.acks.deaf() {
+		g.log.Warn("stopped with frames unacknowledged; the chain acknowledges none", "frames", len(g.window),
+			"reason", g.acks.reason)
+		return
+	}
+	g.acks.draining = true
 	g.c.setState(wire.StateStopping)
 	g.log.Info("draining frames in flight", "frames", len(g.window))
 	// Wait while the window keeps shrinking: large frames on a slow machine
@@ -492,7 +629,7 @@ func (g *generator) drain() {
 	// loaded that one SIFT run takes 15 s, 20 s without an ack is not that).
 	stall := max(g.cfg.Drain, 4*g.rto())
 	last, lastN := time.Now(), len(g.window)
-	for len(g.window) > 0 && time.Since(last) < stall {
+	for len(g.window) > 0 && time.Since(last) < stall && !g.acks.deaf() {
 		g.service(50 * time.Millisecond)
 		if len(g.window) < lastN {
 			last, lastN = time.Now(), len(g.window)
@@ -504,7 +641,7 @@ func (g *generator) drain() {
 			seqs = append(seqs, s)
 		}
 		slices.Sort(seqs)
-		g.log.Warn("stopped with frames unacknowledged", "frames", n, "seqs", seqs)
+		g.log.Warn("stopped with frames unacknowledged", "frames", n, "seqs", seqs, "reason", g.acks.reason)
 	}
 }
 

@@ -15,12 +15,17 @@ import (
 type genState struct {
 	StreamID uint64          `json:"stream_id"`
 	NextSeq  uint64          `json:"next_seq"`
-	Window   []genStateFrame `json:"window"` // frames not yet acknowledged
+	LastTS   uint64          `json:"last_ts,omitempty"` // the last frame's timestamp: the next ones are later
+	Window   []genStateFrame `json:"window"`            // frames not yet acknowledged
 }
 
+// genStateFrame is a frame in flight. It keeps its timestamp so that it goes
+// out again as the same frame, with the same seed key (wire.SeedKey): a copy
+// that reached the logger through a seed stage is then recognised.
 type genStateFrame struct {
 	Seq  uint64 `json:"seq"`
 	File string `json:"file"`
+	TS   uint64 `json:"ts,omitempty"` // 0 in a file written before timestamps were kept
 }
 
 // saveState writes the state file, if any, atomically (write, then rename).
@@ -28,9 +33,9 @@ func (g *generator) saveState() {
 	if g.cfg.State == "" {
 		return
 	}
-	st := genState{StreamID: g.cfg.StreamID, NextSeq: g.seq + 1}
+	st := genState{StreamID: g.cfg.StreamID, NextSeq: g.seq + 1, LastTS: g.lastTS}
 	for _, f := range g.window {
-		st.Window = append(st.Window, genStateFrame{Seq: f.seq, File: f.name})
+		st.Window = append(st.Window, genStateFrame{Seq: f.seq, File: f.name, TS: f.key.Timestamp})
 	}
 	slices.SortFunc(st.Window, func(a, b genStateFrame) int { return int(a.Seq - b.Seq) })
 	b, _ := json.Marshal(&st)
@@ -71,14 +76,15 @@ func loadState(path string) (*genState, error) {
 func (g *generator) resume(st *genState) {
 	g.seq = st.NextSeq - 1
 	g.lastSeq.Store(g.seq)
+	g.lastTS = max(g.lastTS, st.LastTS)
 	for _, f := range st.Window {
-		msg, err := g.load(f.File, f.Seq)
+		msg, key, err := g.loadAt(f.File, f.Seq, f.TS)
 		if err != nil {
 			g.c.fail(fmt.Errorf("resend %s (seq %d) after restart: %w", f.File, f.Seq, err))
 			g.log.Error("frame in flight lost across restart", "file", f.File, "frame_seq", f.Seq, "err", err)
 			continue
 		}
-		g.send(f.Seq, msg, f.File)
+		g.send(f.Seq, msg, f.File, key)
 	}
 	g.log.Info("resumed stream", "stream_id", g.cfg.StreamID, "next_seq", st.NextSeq, "resent", len(st.Window))
 }

@@ -129,9 +129,10 @@ type logger struct {
 	db      *db.DB
 	ack     FrameSink
 	streams map[uint64]*streamSpan
-	incarn  uint64      // this run's incarnation, sent in hellos
-	full    atomic.Bool // dbfull fault asked for
-	isFull  bool        // dbfull fault applied to the database
+	incarn  uint64        // this run's incarnation, sent in hellos
+	seed    atomic.Uint64 // frames received without our trailer (through a seed stage)
+	full    atomic.Bool   // dbfull fault asked for
+	isFull  bool          // dbfull fault applied to the database
 	bad     limiter
 
 	mu     sync.Mutex // guards counts, read by the status reporter
@@ -195,6 +196,7 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 			Descriptors: l.counts.Descriptors, FileBytes: l.counts.FileBytes, FreeBytes: l.counts.DiskFree}
 		l.mu.Unlock()
 		st.Disconnects = sub.Dropped()
+		st.SeedFrames = l.seed.Load()
 	}, signalToggle{stage.SignalDBFull, stage.FaultDBFull, &l.full})
 	l.run(ctx, sub)
 	log.Info("logger stopped", "frames_in", l.c.framesIn.Load(), "frames_stored", l.c.framesOut.Load())
@@ -261,6 +263,9 @@ func (l *logger) handle(ctx context.Context, msg []byte) bool {
 	}
 	l.c.framesIn.Add(1)
 	l.c.bytesIn.Add(uint64(len(msg)))
+	if f.Trailer == nil {
+		l.seed.Add(1)
+	}
 	l.c.queue.Store(1)
 	defer l.c.queue.Store(0)
 	rec := toRecord(f)
@@ -291,19 +296,30 @@ func (l *logger) handle(ctx context.Context, msg []byte) bool {
 	if f.Trailer != nil {
 		l.acknowledge(f.Trailer)
 		l.c.latency(f.Trailer.PublishedNS, now)
+	} else {
+		l.acknowledgeSeed(f.SeedKey())
 	}
-	if !inserted {
-		return false
+	if inserted {
+		l.c.frameDone(now, len(msg))
+		l.stored(f)
 	}
-	l.c.frameDone(now, len(msg))
+	return inserted
+}
+
+// stored accounts for a frame newly stored: its stream's gaps, the log and
+// the counts.
+func (l *logger) stored(f *wire.Frame) {
 	l.track(f)
-	l.log.Info("frame stored", "file", f.Filename, "frame_seq", seqOf(f), "keypoints", len(f.Keypoints))
+	if f.Trailer == nil {
+		l.log.Info("frame stored", "file", f.Filename, "timestamp", f.Timestamp, "trailer", false, "keypoints", len(f.Keypoints))
+	} else {
+		l.log.Info("frame stored", "file", f.Filename, "frame_seq", seqOf(f), "keypoints", len(f.Keypoints))
+	}
 	l.mu.Lock()
 	l.counts.Images++
 	l.counts.Keypoints += int64(len(f.Keypoints))
 	l.counts.Descriptors++
 	l.mu.Unlock()
-	return true
 }
 
 // validate checks what the database cannot: that the features agree.
@@ -339,6 +355,10 @@ func toRecord(f *wire.Frame) *db.Frame {
 		rec.StreamID, rec.Seq = t.StreamID, t.Seq
 		rec.PublishedAt = nsTime(t.PublishedNS)
 		rec.ExtractedAt = nsTime(t.ExtractedNS)
+	} else {
+		// Through a seed stage, which dropped our trailer: the frame is
+		// known by its seed fields, and a resent copy is not stored again.
+		rec.KeyBySeed = true
 	}
 	return rec
 }
@@ -360,6 +380,16 @@ func (l *logger) hello() {
 
 func (l *logger) acknowledge(t *wire.Trailer) {
 	a := wire.Ack{StreamID: t.StreamID, Seqs: []uint64{t.Seq}}
+	b, _ := a.MarshalBinary()
+	if err := l.ack.Send(b); err != nil {
+		l.c.fail(fmt.Errorf("send ack: %w", err))
+	}
+}
+
+// acknowledgeSeed acknowledges a frame that came without our trailer by its
+// seed key: our generator, if it sent the frame, knows it by that key.
+func (l *logger) acknowledgeSeed(k wire.SeedKey) {
+	a := wire.Ack{Seeds: []wire.SeedKey{k}}
 	b, _ := a.MarshalBinary()
 	if err := l.ack.Send(b); err != nil {
 		l.c.fail(fmt.Errorf("send ack: %w", err))

@@ -31,6 +31,7 @@ type counters struct {
 
 	mu        sync.Mutex
 	state     string
+	reason    string // why the stage is in state, if that needs saying
 	lastError string
 	done      []time.Time // completion times within fpsWindow, oldest first
 	latencies []float64   // last latencyKeep publish-to-here latencies, ms
@@ -74,9 +75,13 @@ func (c *counters) fail(err error) {
 	c.mu.Unlock()
 }
 
-func (c *counters) setState(s string) {
+// setState sets the state the stage reports, with no reason.
+func (c *counters) setState(s string) { c.setStateReason(s, "") }
+
+// setStateReason sets the state the stage reports and why it is in it.
+func (c *counters) setStateReason(s, reason string) {
 	c.mu.Lock()
-	c.state = s
+	c.state, c.reason = s, reason
 	c.mu.Unlock()
 }
 
@@ -93,6 +98,7 @@ func (c *counters) fill(st *wire.Status, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st.State = c.state
+	st.StateReason = c.reason
 	st.LastError = c.lastError
 	cut := now.Add(-fpsWindow)
 	i := 0
@@ -158,7 +164,7 @@ func (r *reporter) send(sock *bus.Socket, state string) {
 	st := r.base
 	r.c.fill(&st, now)
 	if state != "" {
-		st.State = state
+		st.State, st.StateReason = state, ""
 	}
 	if r.extra != nil {
 		r.extra(&st)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/imaging-tui/imaging-tui/db"
 	"github.com/imaging-tui/imaging-tui/stages/stage"
+	"github.com/imaging-tui/imaging-tui/wire"
 )
 
 // HeadlessOptions drive RunHeadless.
@@ -247,6 +248,11 @@ func (h *headless) statusLine(snap Snapshot) {
 		Errors   uint64        `json:"errors"`
 		Restarts int           `json:"restarts"`
 		Faults   []stage.Fault `json:"faults,omitempty"`
+		// Reported is the state the stage reports when it says more than
+		// "running" (e.g. unacked), and Reason why.
+		Reported string `json:"reported,omitempty"`
+		Reason   string `json:"reason,omitempty"`
+		Seed     uint64 `json:"seed_frames,omitempty"` // frames received without our trailer
 	}
 	var parts []string
 	var js []stageJSON
@@ -254,6 +260,10 @@ func (h *headless) statusLine(snap Snapshot) {
 		j := stageJSON{Name: st.Name, State: st.State, PID: st.PID, Restarts: st.Restarts, Faults: st.Faults}
 		if st.Status != nil && (st.State == StateRunning || st.State == StateRemote) {
 			j.FPS, j.Queue = st.Status.FPS, st.Status.QueueDepth
+			if st.Status.State != wire.StateRunning {
+				j.Reported, j.Reason = st.Status.State, st.Status.StateReason
+			}
+			j.Seed = st.Status.SeedFrames
 		}
 		if st.Status != nil {
 			j.Dropped, j.Errors = st.Status.Dropped, st.Status.Errors
@@ -272,6 +282,15 @@ func (h *headless) statusLine(snap Snapshot) {
 		p := fmt.Sprintf("%s %s %.1ffps q%d d%d e%d r%d", st.Name, st.State, j.FPS, j.Queue, j.Dropped, j.Errors, st.Restarts)
 		if len(st.Faults) > 0 {
 			p += fmt.Sprintf(" %v", st.Faults)
+		}
+		if j.Seed > 0 {
+			p += fmt.Sprintf(" seed%d", j.Seed) // frames that came through a seed stage
+		}
+		if j.Reported != "" {
+			p += " " + j.Reported
+			if j.Reason != "" {
+				p += " (" + j.Reason + ")"
+			}
 		}
 		parts = append(parts, p)
 	}

@@ -16,7 +16,8 @@ import (
 
 // displayState is the state word shown for a stage: the supervisor's state,
 // refined by what it knows besides (paused, or slowed by the slow fault)
-// and what the stage reports (blocked on a full database, stopping).
+// and what the stage reports (blocked on a full database, stopping, frames
+// not acknowledged).
 func displayState(st supervisor.StageSnapshot) string {
 	if st.Paused {
 		if slices.Contains(st.Faults, stage.FaultSlow) && !slices.Contains(st.Faults, stage.FaultPause) {
@@ -26,7 +27,7 @@ func displayState(st supervisor.StageSnapshot) string {
 	}
 	if st.State == supervisor.StateRunning && st.Status != nil {
 		switch st.Status.State {
-		case wire.StateBlocked, wire.StateStopping:
+		case wire.StateBlocked, wire.StateStopping, wire.StateUnacked:
 			return st.Status.State
 		}
 	}

@@ -93,10 +93,14 @@ func (r *rates) rate(name string) float64 {
 type link struct {
 	From, To stage.Kind
 	BPS      float64
+	// Seed is how many frames the downstream instances running now
+	// received without our trailer: frames that passed through a seed stage.
+	Seed uint64
 }
 
 // links sums the output rates of each data link's upstream instances, in
-// the order data flows (stage.Flows).
+// the order data flows (stage.Flows), and the downstream instances' counts
+// of frames without our trailer.
 func (r *rates) links(s supervisor.Snapshot) []link {
 	var out []link
 	for _, f := range stage.Flows() {
@@ -104,6 +108,9 @@ func (r *rates) links(s supervisor.Snapshot) []link {
 		for _, st := range s.Stages {
 			if st.Kind == l.From {
 				l.BPS += r.rate(st.Name)
+			}
+			if st.Kind == l.To && st.Status != nil && live(st) {
+				l.Seed += st.Status.SeedFrames
 			}
 		}
 		out = append(out, l)

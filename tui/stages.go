@@ -159,10 +159,16 @@ func (m model) fitColumns(cols []column, sparkCol, w int, wide bool) []column {
 	}
 	if lastErrW > 0 {
 		cols = append(cols, column{title: "LAST ERROR", w: lastErrW, cell: func(st supervisor.StageSnapshot) string {
-			if st.Status == nil || st.Status.LastError == "" {
+			switch {
+			case st.Status == nil:
 				return ""
+			case st.Status.StateReason != "" && current(st):
+				// Why the stage is in its state matters more, while it lasts.
+				return s.Blocked.Render(trunc(clean(st.Status.StateReason), lastErrW))
+			case st.Status.LastError != "":
+				return s.Error.Render(trunc(clean(st.Status.LastError), lastErrW))
 			}
-			return s.Error.Render(trunc(clean(st.Status.LastError), lastErrW))
+			return ""
 		}})
 	}
 	return cols
@@ -249,8 +255,15 @@ func (m model) viewInfo(w int) []string {
 	var longL, shortL []string
 	for _, l := range m.rates.links(m.snap) {
 		from, to := string(l.From), string(l.To)
-		longL = append(longL, from+" → "+to+" "+fmtRate(l.BPS))
-		shortL = append(shortL, from[:min(3, len(from))]+"→"+to[:min(3, len(to))]+" "+fmtRate(l.BPS))
+		long, short := from+" → "+to+" "+fmtRate(l.BPS), from[:min(3, len(from))]+"→"+to[:min(3, len(to))]+" "+fmtRate(l.BPS)
+		if l.Seed > 0 {
+			// Frames reach the downstream stage without our trailer: a seed
+			// stage is on the way (or a seed generator at the start).
+			long += " " + s.Blocked.Render("via seed stage ("+fmtCount(int64(l.Seed))+" without trailer)")
+			short += " " + s.Blocked.Render("via seed")
+		}
+		longL = append(longL, long)
+		shortL = append(shortL, short)
 	}
 	dbLine := pick(w,
 		s.Section.Render("DB   ")+" "+strings.Join(long, sep)+dbErr,
@@ -296,6 +309,12 @@ func (m model) viewDetail(w int) string {
 		}
 		if ss.Resent > 0 {
 			parts = append(parts, "resent "+fmtCount(int64(ss.Resent)))
+		}
+		if ss.SeedFrames > 0 {
+			parts = append(parts, "without trailer "+fmtCount(int64(ss.SeedFrames)))
+		}
+		if ss.StateReason != "" && current(st) {
+			parts = append(parts, s.Blocked.Render(word+": "+clean(ss.StateReason)))
 		}
 		if ss.LastError != "" {
 			parts = append(parts, s.Error.Render("error: "+clean(ss.LastError)))

@@ -98,7 +98,7 @@ func (s Styles) state(word string) lipgloss.Style {
 		return s.Paused
 	case "remote":
 		return s.Remote
-	case "blocked", "stopping":
+	case "blocked", "stopping", "unacked":
 		return s.Blocked
 	}
 	return s.Dim

@@ -12,6 +12,12 @@
 //	                descriptor count u32 | descriptor values f32
 //	trailer         magic "ITUI" | version u8 | body length u8 | body
 //	                body v1: stream id u64 | seq u64 | published ns u64 | extracted ns u64
+//	ACK             type=0x10 | stream id u64 | count u32 | count × u64
+//	                (stream 0: the logger's hello, or a seed ack by SeedKey; see Ack)
+//
+// A frame that passed through a seed stage has lost our trailer; it is
+// known by its SeedKey: the timestamp, and a digest of the filename and
+// sizes, which every stage keeps.
 //
 // A seed reader stops at the end of what it knows and ignores the trailer; our
 // decoders accept a message without one. Bytes after the seed content that are

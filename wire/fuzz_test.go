@@ -49,6 +49,7 @@ func seedCorpus() map[string]map[string][]byte {
 			"valid-ack-empty":     hx("10 0000000000000001 00000000"),
 			"bad-ack-truncated":   goldenAck[:20],
 			"bad-ack-lying-count": pad100(cat(hx("10 a1a2a3a4a5a6a7a8"), be32(0xffffffff))),
+			"valid-ack-seed":      goldenSeedAck,
 		},
 	}
 }
@@ -214,6 +215,7 @@ func checkFrameRoundTrip(t *testing.T, b []byte, decode func([]byte) (*wire.Fram
 func FuzzDecodeAck(f *testing.F) {
 	f.Add(goldenAck)
 	f.Add(hx("10 0000000000000001 00000000"))
+	f.Add(goldenSeedAck)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := wire.DecodeAck(b)
 		if err != nil {

@@ -8,6 +8,10 @@ const (
 	StateRunning  = "running"
 	StateStopping = "stopping"
 	StateBlocked  = "blocked" // e.g. the logger's database is full; it retries
+	// StateUnacked is a generator under reliable delivery whose frames go
+	// out and are not acknowledged: no logger of ours at the end of the
+	// chain, or one that cannot store. StateReason says which, and what to do.
+	StateUnacked = "unacked"
 )
 
 // Status is the JSON object every stage sends on the status side channel
@@ -36,8 +40,14 @@ type Status struct {
 	StreamID    uint64    `json:"stream_id,omitempty"` // generator: its stream
 	LastSeq     uint64    `json:"last_seq,omitempty"`  // generator: last seq published
 	Delivery    string    `json:"delivery,omitempty"`  // reliable or best-effort
-	LastError   string    `json:"last_error"`
-	TS          time.Time `json:"ts"`
+	// StateReason says why the stage is in State while that lasts (e.g.
+	// unacked's reason and hint); empty in the ordinary states.
+	StateReason string `json:"state_reason,omitempty"`
+	// SeedFrames counts the frames received without our trailer: they came
+	// through a seed stage, which drops it (or from a seed generator).
+	SeedFrames uint64    `json:"seed_frames,omitempty"`
+	LastError  string    `json:"last_error"`
+	TS         time.Time `json:"ts"`
 }
 
 // Latency is a latency summary in milliseconds.
