@@ -82,6 +82,8 @@ func TestStageCurveLinks(t *testing.T) {
 	if m, err := stranger.Recv(500 * time.Millisecond); err == nil {
 		t.Errorf("subscriber without a key received %d bytes", len(m))
 	}
+	// Its status reports count the stranger refused.
+	waitStatus(t, status, func(st *wire.Status) bool { return st.Refused > 0 })
 	p.stop(t)
 	if !strings.Contains(p.out.String(), "refused at the handshake") {
 		t.Errorf("the generator did not report the keyless subscriber as refused")

@@ -140,7 +140,14 @@ type signalToggle struct {
 // stage's own. They run until close, not until ctx ends: the reports go on
 // while the stage drains.
 func (rt *stageRuntime) report(ctx context.Context, extra func(*wire.Status), toggles ...signalToggle) {
-	r := &reporter{endpoint: rt.common.Status, base: rt.baseStatus(), c: rt.c, log: rt.log, extra: extra}
+	refused := rt.refused()
+	withRefused := func(st *wire.Status) {
+		st.Refused = refused()
+		if extra != nil {
+			extra(st)
+		}
+	}
+	r := &reporter{endpoint: rt.common.Status, base: rt.baseStatus(), c: rt.c, log: rt.log, extra: withRefused}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	toggleOnSignal(rctx, rt.log, signalToggle{stage.SignalSilent, stage.FaultSilent, &r.silent})
 	for _, t := range toggles {

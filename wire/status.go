@@ -45,9 +45,12 @@ type Status struct {
 	StateReason string `json:"state_reason,omitempty"`
 	// SeedFrames counts the frames received without our trailer: they came
 	// through a seed stage, which drops it (or from a seed generator).
-	SeedFrames uint64    `json:"seed_frames,omitempty"`
-	LastError  string    `json:"last_error"`
-	TS         time.Time `json:"ts"`
+	SeedFrames uint64 `json:"seed_frames,omitempty"`
+	// Refused counts peers its sockets refused at the CURVE handshake (no
+	// key, a wrong key, a key not among its peers).
+	Refused   uint64    `json:"refused,omitempty"`
+	LastError string    `json:"last_error"`
+	TS        time.Time `json:"ts"`
 }
 
 // Latency is a latency summary in milliseconds.
