@@ -211,7 +211,7 @@ func (p *pipe) check(ctx context.Context) error {
 	snap := p.sup.Snapshot()
 	for _, s := range p.stages {
 		if st := stageOf(snap, s.instance); st.LastExit != "" {
-			return fmt.Errorf("bench: %s ended early (%s); its log ends:\n%s", s.name, st.LastExit, p.tail(s, 2000))
+			return fmt.Errorf("bench: %s ended early (%s); its log ends:\n%s", s.name, st.LastExit, p.tail(s, 8000))
 		}
 	}
 	return nil
@@ -219,7 +219,7 @@ func (p *pipe) check(ctx context.Context) error {
 
 // tail returns the end of a stage's captured output, at most n bytes.
 func (p *pipe) tail(s pipeStage, n int) string {
-	out := strings.Join(p.sup.Logs(s.instance, 40), "\n")
+	out := strings.Join(p.sup.Logs(s.instance, 100), "\n") // a usage text is long, its error at the top
 	if len(out) > n {
 		out = out[len(out)-n:]
 		if i := strings.IndexByte(out, '\n'); i >= 0 {
