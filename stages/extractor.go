@@ -158,7 +158,7 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 		// Once: a later logger restart is the generator's to notice.
 		e.ready = func(ctx context.Context) { awaitSubscriber(ctx, pub) }
 	}
-	rt.report(ctx, func(st *wire.Status) { st.Disconnects = sub.Dropped() })
+	rt.report(ctx, func(st *wire.Status) { st.Disconnects, st.SeedFrames = sub.Dropped(), e.seed.Load() })
 	e.run(ctx, sub, transforms, pub)
 	log.Info("extractor stopped", "frames_in", rt.c.framesIn.Load(), "frames_out", rt.c.framesOut.Load())
 	return nil
@@ -178,8 +178,9 @@ type extractor struct {
 	out     chan result
 	busy    atomic.Int64 // workers in a Transform
 	inHand  inHandSet
-	outBufs bufferPool // encoding, queued in out, sending
-	inBufs  bufferPool // receiving, queued in jobs, in SIFT
+	seed    atomic.Uint64 // frames received without our trailer: from a seed stage
+	outBufs bufferPool    // encoding, queued in out, sending
+	inBufs  bufferPool    // receiving, queued in jobs, in SIFT
 	bad     limiter
 }
 
@@ -266,6 +267,9 @@ func (e *extractor) accept(msg []byte) (job, bool) {
 		// is on its way, and a second SIFT run would only cost time.
 		e.log.Debug("copy of a frame in hand skipped", "frame_seq", seqOf(f))
 		return job{}, false
+	}
+	if f.Trailer == nil {
+		e.seed.Add(1)
 	}
 	return job{frame: f, msg: msg, memory: siftWorkingSet(uint32(info.Width), uint32(info.Height))}, true
 }

@@ -142,8 +142,8 @@ func TestSeedLoggerBestEffort(t *testing.T) {
 
 // TestSeedGeneratorChains: a seed generator (no trailer, no resends) feeds
 // our extractor or a seed extractor, and our logger: frames flow under
-// reliable delivery, each is stored once, and the logger reports that
-// they came without our trailer.
+// reliable delivery, each is stored once, and the logger (and our
+// extractor) report that they came without our trailer.
 func TestSeedGeneratorChains(t *testing.T) {
 	for _, ext := range []string{"ours", "seed"} {
 		t.Run(ext+" extractor", func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestSeedGeneratorChains(t *testing.T) {
 			status, st := statusListener(t, p)
 			p.logger(t, "--status", st)
 			if ext == "ours" {
-				p.extractor(t)
+				p.extractor(t, "--status", st)
 			} else {
 				p.seedExtractor(t)
 			}
@@ -161,6 +161,9 @@ func TestSeedGeneratorChains(t *testing.T) {
 			// The two counters are read a moment apart: one frame may be between them.
 			if lg.FramesIn > lg.SeedFrames+1 {
 				t.Errorf("logger: %d frames in, %d without trailer; want all without", lg.FramesIn, lg.SeedFrames)
+			}
+			if ext == "ours" { // and our extractor says what came into it
+				waitStageStatus(t, status, "extractor", func(s *wire.Status) bool { return s.SeedFrames >= 10 })
 			}
 			ts := p.storedTimestamps(t)
 			if len(slices.Compact(slices.Clone(ts))) != len(ts) {
