@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,24 +149,44 @@ func TestExtractorLoop(t *testing.T) {
 	}
 }
 
+// loggerLoop is a logger's loop on a real database in a test's temporary
+// folder, between a channel source and a channel sink for its
+// acknowledgements.
+type loggerLoop struct {
+	l    *logger
+	d    *db.DB
+	src  chanSource
+	acks chanSink
+	stop func() // ends the loop and waits for it; idempotent
+}
+
+// startLoggerLoop runs a loggerLoop until stop or the end of the test.
+func startLoggerLoop(t *testing.T) *loggerLoop {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "loop.db"))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	cfg := LoggerConfig{Common: Common{Delivery: stage.Reliable, started: time.Now()}}
+	ll := &loggerLoop{l: newLogger(cfg, d, &counters{state: wire.StateRunning}, slog.New(slog.DiscardHandler)),
+		d: d, src: make(chanSource), acks: make(chanSink, 1000)}
+	ll.l.ack = ll.acks
+	done := make(chan struct{})
+	go func() { defer close(done); ll.l.run(ctx, ll.src) }()
+	ll.stop = sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(func() { ll.stop(); d.Close() })
+	return ll
+}
+
 // TestLoggerLoop runs the logger's loop on a real database between a
 // channel source and a channel sink for acknowledgements: each frame is
 // stored once and acknowledged every time it comes, and the logger says
 // hello.
 func TestLoggerLoop(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "loop.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	cfg := LoggerConfig{Common: Common{Delivery: stage.Reliable, started: time.Now()}}
-	l := newLogger(cfg, d, &counters{state: wire.StateRunning}, slog.New(slog.DiscardHandler))
-	src, acks := make(chanSource), make(chanSink, 100)
-	l.ack = acks
-	done := make(chan struct{})
-	go func() { defer close(done); l.run(ctx, src) }()
+	ll := startLoggerLoop(t)
+	d, src, acks := ll.d, ll.src, ll.acks
 
 	processed := func(seq uint64) []byte {
 		_, data := imageMessage(t, "crop_urchins_gray.png", seq)
@@ -201,8 +222,7 @@ func TestLoggerLoop(t *testing.T) {
 			t.Fatalf("acknowledged %v after 30 s; want 1, 2 twice, 3", acked)
 		}
 	}
-	cancel()
-	<-done
+	ll.stop()
 	if acked[1] != 1 || acked[2] != 2 || acked[3] != 1 || hellos == 0 {
 		t.Errorf("acknowledged %v and %d hellos; want 1 once, 2 twice, 3 once, and a hello", acked, hellos)
 	}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/db"
 	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
@@ -111,19 +110,8 @@ func TestGeneratorUnacked(t *testing.T) {
 // stage) is stored once however often it comes, acknowledged by its seed
 // key every time, and counted.
 func TestLoggerSeedFrames(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "seed.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	cfg := LoggerConfig{Common: Common{Delivery: stage.Reliable, started: time.Now()}}
-	l := newLogger(cfg, d, &counters{state: wire.StateRunning}, slog.New(slog.DiscardHandler))
-	src, acks := make(chanSource), make(chanSink, 100)
-	l.ack = acks
-	done := make(chan struct{})
-	go func() { defer close(done); l.run(ctx, src) }()
+	ll := startLoggerLoop(t)
+	l, d, src, acks := ll.l, ll.d, ll.src, ll.acks
 
 	_, data := imageMessage(t, "crop_urchins_gray.png", 1)
 	processed := func(ts uint64) (*wire.Frame, []byte) {
@@ -156,8 +144,7 @@ func TestLoggerSeedFrames(t *testing.T) {
 			t.Fatalf("acknowledged %v after 30 s; want frame 1 twice and frame 2", acked)
 		}
 	}
-	cancel()
-	<-done
+	ll.stop()
 	if acked[f1.SeedKey()] != 2 || acked[f2.SeedKey()] != 1 {
 		t.Errorf("acknowledged %v; want frame 1 twice, frame 2 once", acked)
 	}

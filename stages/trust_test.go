@@ -7,13 +7,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/db"
 	"github.com/imaging-tui/imaging-tui/stages/sift"
 	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
@@ -199,20 +197,8 @@ func TestLoggerRejectsJunk(t *testing.T) {
 			flood = n
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "junk.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	c := &counters{state: wire.StateRunning}
-	l := newLogger(LoggerConfig{Common: Common{Delivery: stage.Reliable, started: time.Now()}}, d, c, slog.New(slog.DiscardHandler))
-	src, acks := make(chanSource), make(chanSink, 1000)
-	l.ack = acks
-	done := make(chan struct{})
-	go func() { defer close(done); l.run(ctx, src) }()
-	defer func() { cancel(); <-done }()
+	ll := startLoggerLoop(t)
+	d, c, src, acks := ll.d, ll.l.c, ll.src, ll.acks
 
 	_, data := imageMessage(t, "crop_urchins_gray.png", 1) // 400×300
 	processed := func(seq uint64, w, h uint32, data []byte, kp wire.Keypoint) []byte {
@@ -252,7 +238,7 @@ func TestLoggerRejectsJunk(t *testing.T) {
 			if took := time.Since(sent); took > 2*time.Second {
 				t.Errorf("the good frame was stored %v after the flood; want under 2s", took)
 			}
-			if n, err := d.Counts(ctx); err != nil || n.Images != 1 {
+			if n, err := d.Counts(context.Background()); err != nil || n.Images != 1 {
 				t.Errorf("database holds %d images (%v); want the good one only", n.Images, err)
 			}
 			if got := c.errors.Load(); got < uint64(flood) {
