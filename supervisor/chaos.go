@@ -285,6 +285,52 @@ func targets(snap Snapshot, name string) []string {
 	return out
 }
 
+// needsProcess reports whether the step acts on a stage's running process
+// (a signal), so that it cannot be applied while the stage is between
+// processes.
+func (c ChaosStep) needsProcess() bool {
+	switch c.Verb {
+	case "kill", "pause", "resume":
+		return true
+	case "fault", "clear":
+		return c.Fault == stage.FaultSlow || c.Fault == stage.FaultSilent || c.Fault == stage.FaultDBFull
+	}
+	return false
+}
+
+// Blocked says why the step cannot be applied to sup's stages as they are
+// in snap, or "" when it can. A step that acts on a process waits while a
+// target is between processes (in backoff, or started and not yet
+// reporting); a resume of a stage that is not paused (a process that was
+// paused and has since died) can never apply, and says so with final set.
+func (c ChaosStep) Blocked(snap Snapshot) (why string, final bool) {
+	if !c.needsProcess() {
+		return "", false
+	}
+	for _, name := range targets(snap, c.Stage) {
+		st, _ := stageByName(snap, name)
+		switch {
+		case c.Verb == "resume" && !st.Paused:
+			return name + " is not paused", true
+		case c.Verb == "resume":
+		case st.PID == 0 || st.State == StateBackoff:
+			return fmt.Sprintf("%s has no process to act on (%s)", name, st.State), false
+		case st.State == StateFailed || st.State == StateStopped:
+			return fmt.Sprintf("%s is %s", name, st.State), true
+		}
+	}
+	return "", false
+}
+
+func stageByName(snap Snapshot, name string) (StageSnapshot, bool) {
+	for _, st := range snap.Stages {
+		if st.Name == name {
+			return st, true
+		}
+	}
+	return StageSnapshot{}, false
+}
+
 // Apply performs one chaos step on sup.
 func (c ChaosStep) Apply(sup *Supervisor) error {
 	switch c.Verb {

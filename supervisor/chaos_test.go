@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,39 @@ func TestHeadlessWithFakes(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+}
+
+// TestChaosWaitsForBackoff: a step aimed at a stage that has no process at
+// that moment (killed, in backoff) is applied once it has one again, and a
+// step that can never apply (resume of a stage not paused) is skipped with
+// its reason; neither is a chaos error.
+func TestChaosWaitsForBackoff(t *testing.T) {
+	cfg := fakeConfig(shortTempDir(t))
+	cfg.RestartBase, cfg.RestartCap = time.Second, time.Second // a backoff long enough to meet
+	sup, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sum, _ := RunHeadless(context.Background(), sup, HeadlessOptions{
+		For:   9 * time.Second,
+		Chaos: "3s kill extractor; 3.1s kill extractor; 3.2s pause extractor; 3.3s resume extractor; 3.4s resume logger",
+		Out:   &out,
+	})
+	t.Logf("output:\n%s", out.String())
+	if len(sum.ChaosErrors) > 0 {
+		t.Errorf("chaos errors %q; want none", sum.ChaosErrors)
+	}
+	if sum.Kills != 2 || sum.Restarts["extractor-0"] != 2 {
+		t.Errorf("%d kills, extractor-0 restarted %d times; want the second kill applied after the restart: 2, 2",
+			sum.Kills, sum.Restarts["extractor-0"])
+	}
+	want := "3.4s resume logger: logger is not paused"
+	if !slices.Contains(sum.ChaosSkipped, want) || len(sum.ChaosSkipped) != 1 {
+		t.Errorf("skipped %q; want only %q", sum.ChaosSkipped, want)
+	}
+	if !strings.Contains(out.String(), "chaos 3.1s kill extractor: waiting: extractor-0 has no process to act on (backoff)") {
+		t.Errorf("no line says the second kill waits for the extractor's backoff")
 	}
 }

@@ -53,6 +53,7 @@ type Summary struct {
 	Kills           int                `json:"kills"`
 	StatusErrors    uint64             `json:"status_errors"`
 	ChaosErrors     []string           `json:"chaos_errors,omitempty"`
+	ChaosSkipped    []string           `json:"chaos_skipped,omitempty"` // steps not applied: their stage had no process to act on
 	Streams         []SummaryStream    `json:"streams"`
 	Invariants      []Invariant        `json:"invariants"`
 	DB              string             `json:"db"`
@@ -140,13 +141,13 @@ func RunHeadless(ctx context.Context, sup *Supervisor, o HeadlessOptions) (Summa
 		case err := <-runErr:
 			return Summary{}, fmt.Errorf("supervisor stopped early: %w", err)
 		case <-stepTimer.C:
-			for len(steps) > 0 && time.Since(h.start) >= steps[0].At {
-				st := steps[0]
-				steps = steps[1:]
-				h.chaos(st)
-			}
+			steps = h.chaosDue(steps)
 			armStep()
 		case <-poll.C:
+			if h.waiting != "" { // the head step waits for its stage
+				steps = h.chaosDue(steps)
+				armStep()
+			}
 			snap := sup.Snapshot()
 			h.printEvents(snap)
 			if time.Since(h.lastLine) >= time.Second {
@@ -191,6 +192,10 @@ type headless struct {
 	peakRSS   map[string]int64      // bytes, by stage instance
 	remote    map[string]stage.Kind // remote stages seen: name → kind
 	chaosErrs []string
+	// chaosSkipped are steps not applied, with why; waiting is why the
+	// head step waits, "" when none does.
+	chaosSkipped []string
+	waiting      string
 }
 
 func (h *headless) elapsed() string { return fmt.Sprintf("%5.1fs", time.Since(h.start).Seconds()) }
@@ -204,6 +209,37 @@ func (h *headless) printf(format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(h.out, "[%s] %s\n", h.elapsed(), msg)
+}
+
+// chaosWait is how long a chaos step waits for its stage to have a process
+// to act on: longer than the longest restart backoff (Config.RestartCap).
+const chaosWait = 10 * time.Second
+
+// chaosDue applies the steps that are due, in order, and returns the rest. A
+// step that cannot apply yet (its stage is in backoff) holds the steps after
+// it, up to chaosWait; then, or when it never can, it is skipped with the
+// reason.
+func (h *headless) chaosDue(steps []ChaosStep) []ChaosStep {
+	for len(steps) > 0 && time.Since(h.start) >= steps[0].At {
+		st := steps[0]
+		why, final := st.Blocked(h.sup.Snapshot())
+		if why != "" && !final && time.Since(h.start.Add(st.At)) < chaosWait {
+			if h.waiting != why {
+				h.printf("chaos %s: waiting: %s", st.Text, why)
+				h.waiting = why
+			}
+			return steps
+		}
+		h.waiting = ""
+		steps = steps[1:]
+		if why != "" {
+			h.chaosSkipped = append(h.chaosSkipped, st.Text+": "+why)
+			h.printf("chaos %s: skipped: %s", st.Text, why)
+			continue
+		}
+		h.chaos(st)
+	}
+	return steps
 }
 
 func (h *headless) chaos(st ChaosStep) {
@@ -317,6 +353,7 @@ func (h *headless) summary(snap Snapshot, reason string) Summary {
 		PeakRSSMB:    map[string]float64{},
 		StatusErrors: snap.StatusErrors,
 		ChaosErrors:  h.chaosErrs,
+		ChaosSkipped: h.chaosSkipped,
 		DB:           h.sup.cfg.DB,
 		RunDir:       snap.RunDir,
 		Streams:      []SummaryStream{},
