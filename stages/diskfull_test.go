@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"log/slog"
@@ -64,7 +65,13 @@ func TestDiskFullRecovers(t *testing.T) {
 	}
 	c := &counters{state: wire.StateRunning}
 	cfg := LoggerConfig{Common: Common{Delivery: stage.Reliable, started: time.Now()}}
-	l := newLogger(cfg, d, c, slog.New(slog.DiscardHandler))
+	var logs lockedBuffer
+	l := newLogger(cfg, d, c, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	defer func() {
+		if t.Failed() {
+			t.Logf("logger's warnings:\n%s", logs.String())
+		}
+	}()
 	src, acks := make(chanSource), make(chanSink, 1000)
 	l.ack = acks
 	done := make(chan struct{})
@@ -87,6 +94,9 @@ func TestDiskFullRecovers(t *testing.T) {
 			case msg := <-acks:
 				a, err := wire.DecodeAck(msg)
 				if err != nil {
+					continue
+				}
+				if _, _, hello := a.Hello(); hello {
 					continue
 				}
 				mu.Lock()
@@ -155,6 +165,9 @@ func TestDiskFullRecovers(t *testing.T) {
 		t.Fatalf("%d of %d frames acknowledged 20 s after space returned", len(acked), frames)
 	}
 	waitState(t, c, wire.StateRunning, 5*time.Second)
+	if n, err := d.Counts(ctx); err != nil || n.Images != frames {
+		t.Errorf("database holds %d images (%v) once all are acknowledged; want %d", n.Images, err, frames)
+	}
 	stop()
 
 	r, err := db.OpenReadOnly(context.Background(), filepath.Join(dir, "full.db"))
@@ -168,6 +181,9 @@ func TestDiskFullRecovers(t *testing.T) {
 	}
 	if s := streams[0]; s.FirstSeq != 1 || s.LastSeq != frames || s.Frames != frames || s.Missing != 0 || s.Duplicates != 0 {
 		t.Errorf("stream = %+v; want seqs 1..%d each once", s, frames)
+	}
+	if ok, problems, err := r.IntegrityCheck(context.Background()); err != nil || !ok {
+		t.Errorf("integrity check: ok=%v %v %v", ok, problems, err)
 	}
 }
 
@@ -202,4 +218,22 @@ func waitState(t *testing.T, c *counters, state string, within time.Duration) wi
 	}
 	t.Fatalf("state %q (%q) after %v; want %q", st.State, st.StateReason, within, state)
 	return st
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a test at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
