@@ -133,6 +133,7 @@ type logger struct {
 	seed    atomic.Uint64 // frames received without our trailer (through a seed stage)
 	full    atomic.Bool   // dbfull fault asked for
 	isFull  bool          // dbfull fault applied to the database
+	blocked time.Time     // when the full database last stopped storing; zero while storing
 	bad     limiter
 
 	mu     sync.Mutex // guards counts, read by the status reporter
@@ -212,6 +213,7 @@ func newLogger(cfg LoggerConfig, d *db.DB, c *counters, log *slog.Logger) *logge
 // ack sink, keeping the counts fresh and applying retention as it goes.
 // It owns src.
 func (l *logger) run(ctx context.Context, src FrameSource) {
+	l.keepRoom(ctx) // a log left large by the last run
 	l.refreshCounts(ctx)
 	lastCount := time.Now()
 	var lastHello time.Time
@@ -283,15 +285,12 @@ func (l *logger) handle(ctx context.Context, msg []byte) bool {
 			return false // not acknowledged: reliable delivery sends it again
 		}
 		// Full disk: stop consuming, say so, retry until space returns.
-		l.c.setState(wire.StateBlocked)
-		l.c.fail(fmt.Errorf("database full, retrying: %w", err))
-		l.log.Warn("database full; paused until space returns", "err", err)
-		if !sleepUntil(ctx, time.Now().Add(time.Second)) {
+		if !l.waitForRoom(ctx, err) {
 			return false
 		}
-		l.applyFullFault(ctx)
 	}
-	l.c.setState(wire.StateRunning)
+	l.unblock()
+	l.keepRoom(ctx)
 	now := time.Now()
 	if f.Trailer != nil {
 		l.acknowledge(f.Trailer)
@@ -472,4 +471,73 @@ func (l *logger) applyFullFault(ctx context.Context) {
 		return
 	}
 	l.isFull = want
+}
+
+// blockedRetry is how long a logger blocked by a full database waits
+// between two tries of the frame in hand.
+const blockedRetry = time.Second
+
+// minRoom is the least free space under which the logger checkpoints after
+// every frame (see keepRoom); a few of the largest frames seen raise it.
+const minRoom = 8 << 20
+
+// keepRoom checkpoints and truncates the write-ahead log when the disk runs
+// short: when free space is below a few frames' worth, or when the log is
+// over half of what is free. SQLite's own checkpoints come at 64 MiB of log
+// and leave the file at its size; on a small disk the log would fill it,
+// and a checkpoint — which copies the log into the database file — would
+// no longer fit. On a large disk neither condition holds and this costs a
+// statfs and a stat.
+func (l *logger) keepRoom(ctx context.Context) {
+	free, wal := l.db.Space()
+	room := max(minRoom, 4*int64(l.mem.largest))
+	if free < 0 || wal == 0 || (free >= room && wal <= free/2) {
+		return
+	}
+	if err := l.db.Checkpoint(ctx); err != nil && !errors.Is(err, db.ErrFull) && ctx.Err() == nil {
+		l.c.fail(fmt.Errorf("checkpoint: %w", err))
+		l.log.Warn("checkpoint failed", "err", err, "free_bytes", free, "wal_bytes", wal)
+	}
+}
+
+// waitForRoom handles a store that failed with db.ErrFull: it truncates the
+// log (a failed transaction leaves its pages there, and committed frames
+// move into the database file), reports the logger blocked with the
+// reason, and waits blockedRetry. It returns false if ctx ended.
+func (l *logger) waitForRoom(ctx context.Context, err error) bool {
+	cerr := l.db.Checkpoint(ctx)
+	reason := l.fullReason()
+	if l.blocked.IsZero() {
+		l.blocked = time.Now()
+		l.log.Warn("database full; paused until space returns", "reason", reason, "err", err, "checkpoint", cerr)
+	}
+	l.c.setStateReason(wire.StateBlocked, reason)
+	l.c.fail(fmt.Errorf("database full, retrying: %w", err))
+	l.refreshCounts(ctx)
+	if !sleepUntil(ctx, time.Now().Add(blockedRetry)) {
+		return false
+	}
+	l.applyFullFault(ctx)
+	return true
+}
+
+// fullReason says why the database is full, for Status.StateReason.
+func (l *logger) fullReason() string {
+	if l.isFull {
+		return "database full (dbfull fault); waiting"
+	}
+	free, _ := l.db.Space()
+	if free < 0 {
+		return "disk full on " + l.db.Dir() + "; waiting"
+	}
+	return fmt.Sprintf("disk full: %.1f MB free on %s; waiting", float64(free)/1e6, l.db.Dir())
+}
+
+// unblock reports the logger running again after a full database.
+func (l *logger) unblock() {
+	if !l.blocked.IsZero() {
+		l.log.Info("space returned; storing again", "blocked_for", time.Since(l.blocked).Round(time.Millisecond))
+		l.blocked = time.Time{}
+	}
+	l.c.setState(wire.StateRunning)
 }

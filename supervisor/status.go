@@ -106,6 +106,7 @@ func (s *Supervisor) handleStatus(msg []byte, now time.Time) {
 		in.dropPID = st.PID
 	}
 	in.dropLast = st.Dropped
+	s.reportedStateLocked(in, &st)
 	in.status = &st
 	in.lastStatusAt = now
 	if !in.remote && (in.state == StateStarting || in.state == StateStale) {
@@ -182,5 +183,18 @@ func (s *Supervisor) sampleFPSLocked(now time.Time) {
 	}
 	for _, in := range s.remotes {
 		sample(in)
+	}
+}
+
+// reportedStateLocked logs an event when in reports itself blocked, with
+// why (a logger on a full disk), and when it runs again: the status line
+// shows it only while it lasts.
+func (s *Supervisor) reportedStateLocked(in *instance, st *wire.Status) {
+	was := in.status != nil && in.status.State == wire.StateBlocked
+	switch {
+	case st.State == wire.StateBlocked && !was:
+		s.eventLocked(in, stage.EventBlocked, "blocked: %s", st.StateReason)
+	case was && st.State == wire.StateRunning:
+		s.eventLocked(in, stage.EventBlocked, "running again")
 	}
 }

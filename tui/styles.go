@@ -121,6 +121,8 @@ func (s Styles) eventKind(kind stage.EventKind) lipgloss.Style {
 		return s.Stopped
 	case stage.EventStale:
 		return s.Stale
+	case stage.EventBlocked:
+		return s.Blocked
 	case stage.EventRemote, stage.EventReorder:
 		return s.Remote
 	}

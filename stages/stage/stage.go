@@ -107,6 +107,7 @@ const (
 	EventShutdown    EventKind = "shutdown"     // the pipeline is stopping
 	EventStatusError EventKind = "status-error" // malformed status messages
 	EventInvariant   EventKind = "invariant"    // a delivery check failed
+	EventBlocked     EventKind = "blocked"      // a stage reported itself blocked (say, on a full disk), or running again
 )
 
 // Ends reports whether events of kind k end or stop a process: the lines a

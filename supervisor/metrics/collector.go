@@ -7,6 +7,7 @@ import (
 
 	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/supervisor"
+	"github.com/imaging-tui/imaging-tui/wire"
 )
 
 var stageLabels = []string{"stage", "instance"}
@@ -37,6 +38,9 @@ var (
 	descState = prometheus.NewDesc("imaging_stage_state",
 		"The stage instance's state, one-hot: 1 for its current state, 0 for the others.",
 		[]string{"stage", "instance", "state"}, nil)
+	descReported = prometheus.NewDesc("imaging_stage_reported_state",
+		"The state a live stage instance reports itself in, one-hot (blocked: say, the logger's disk is full); absent unless it is running (or remote).",
+		[]string{"stage", "instance", "state"}, nil)
 
 	descDBReadable = prometheus.NewDesc("imaging_db_readable",
 		"1 if the supervisor could read the database's row counts, else 0 (the imaging_db_* gauges are then absent).", nil, nil)
@@ -54,6 +58,10 @@ var States = []supervisor.State{
 	supervisor.StateStarting, supervisor.StateRunning, supervisor.StateStale, supervisor.StateBackoff,
 	supervisor.StateStopped, supervisor.StateFailed, supervisor.StateRemote,
 }
+
+// ReportedStates lists the states a stage reports itself in, in the order
+// imaging_stage_reported_state exposes them.
+var ReportedStates = []string{wire.StateRunning, wire.StateStopping, wire.StateBlocked, wire.StateUnacked}
 
 // Collector is a prometheus.Collector of the pipeline's metrics, computed
 // from a snapshot taken at each Collect. It is safe for concurrent use.
@@ -89,7 +97,7 @@ func NewCollector(snap func() supervisor.Snapshot) *Collector {
 // Describe sends the descriptors of every metric Collect may send.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFrames, descFramesIn, descErrors, descDropped, descMissing, descRestarts,
-		descFPS, descQueue, descUp, descState, descDBReadable, descDBImages, descDBKeypoints, descDBDescriptors,
+		descFPS, descQueue, descUp, descState, descReported, descDBReadable, descDBImages, descDBKeypoints, descDBDescriptors,
 		descDBFileBytes, descDBFreeBytes, descStatusErrors} {
 		ch <- d
 	}
@@ -167,6 +175,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				v = 1
 			}
 			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, string(st.Kind), st.Name, string(s))
+		}
+		if live && st.Status != nil {
+			for _, s := range ReportedStates {
+				v := 0.0
+				if st.Status.State == s {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(descReported, prometheus.GaugeValue, v, string(st.Kind), st.Name, s)
+			}
 		}
 	}
 	if snap.DB.Err != "" {

@@ -20,6 +20,7 @@
 //	imaging_queue_depth           gauge    the stage's queue (generator: frames unacknowledged), 0 unless running
 //	imaging_stage_up              gauge    1 running or remote, 0 otherwise
 //	imaging_stage_state           gauge    one-hot over the label state: starting, running, stale, backoff, stopped, failed, remote
+//	imaging_stage_reported_state  gauge    one-hot over the state a live stage reports: running, stopping, blocked, unacked
 //
 // For the pipeline:
 //
