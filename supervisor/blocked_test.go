@@ -38,7 +38,7 @@ func TestBlockedEvent(t *testing.T) {
 			got = append(got, e.Stage+": "+e.Text)
 		}
 	}
-	want := []string{"logger-far: blocked: disk full: 0.0 MB free on /mnt/x; waiting", "logger-far: running again"}
+	want := []string{"logger-far: disk full: 0.0 MB free on /mnt/x; waiting", "logger-far: running again"}
 	if !slices.Equal(got, want) {
 		t.Errorf("blocked events %q; want %q", got, want)
 	}

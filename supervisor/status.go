@@ -193,7 +193,7 @@ func (s *Supervisor) reportedStateLocked(in *instance, st *wire.Status) {
 	was := in.status != nil && in.status.State == wire.StateBlocked
 	switch {
 	case st.State == wire.StateBlocked && !was:
-		s.eventLocked(in, stage.EventBlocked, "blocked: %s", st.StateReason)
+		s.eventLocked(in, stage.EventBlocked, "%s", st.StateReason)
 	case was && st.State == wire.StateRunning:
 		s.eventLocked(in, stage.EventBlocked, "running again")
 	}
