@@ -164,11 +164,10 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 	}
 	defer rt.close()
 	cfg.Pub, cfg.Ack = rt.endpoint(cfg.Pub, "pub"), rt.endpoint(cfg.Ack, "ack")
-	log.Info("generator starting", "images", cfg.ImagesName, "files", len(names), "stream_id", cfg.StreamID,
-		"delivery", cfg.Delivery, "fps", cfg.FPS)
-
 	g := &generator{cfg: cfg, log: log, c: rt.c, window: map[uint64]*inflight{}, bySeed: map[wire.SeedKey]uint64{},
 		mem: frameMemory{frames: 4}} // the window's three frames and one being loaded
+	log.Info("generator starting", "images", cfg.ImagesName, "files", len(names), "stream_id", cfg.StreamID,
+		"delivery", cfg.Delivery, "fps", g.pace())
 	pub, err := rt.pub(cfg.Pub, bus.Options{HWM: cfg.HWM, Joins: true})
 	if err != nil {
 		return fmt.Errorf("generator: publish socket: %w", err)
