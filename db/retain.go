@@ -1,7 +1,9 @@
 package db
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strconv"
 )
 
@@ -56,6 +58,52 @@ func (d *DB) Retain(ctx context.Context, maxFrames, maxBytes int64) (deleted int
 	}
 }
 
+// retainCountSQL adds the frames about to be deleted to their streams'
+// retained counts, in the deleting transaction: a frame is either stored or
+// counted as retained away, never neither. (WHERE keeps SQLite's parser from
+// reading ON CONFLICT as a join constraint.)
+const retainCountSQL = `INSERT INTO retained (stream_id, frames, last_seq)
+	SELECT stream_id, count(DISTINCT seq), max(seq) FROM images
+	WHERE id <= ? AND stream_id IS NOT NULL AND seq IS NOT NULL GROUP BY stream_id
+	ON CONFLICT (stream_id) DO UPDATE SET frames = frames + excluded.frames,
+		last_seq = max(last_seq, excluded.last_seq)`
+
+// RetainedStream is what retention deleted from one stream.
+type RetainedStream struct {
+	StreamID uint64
+	Frames   int64  // distinct seqs deleted
+	LastSeq  uint64 // highest seq deleted
+}
+
+// Retained returns, per stream, the frames Retain deleted over the
+// database's life, ordered by stream id. A stream retention never touched
+// is not listed.
+func (d *DB) Retained(ctx context.Context) ([]RetainedStream, error) {
+	if err := d.usable(); err != nil {
+		return nil, err
+	}
+	rows, err := d.sql.QueryContext(ctx, "SELECT stream_id, frames, last_seq FROM retained")
+	if err != nil {
+		return nil, wrapErr("retained", err)
+	}
+	defer rows.Close()
+	var out []RetainedStream
+	for rows.Next() {
+		var id, last int64
+		var r RetainedStream
+		if err := rows.Scan(&id, &r.Frames, &last); err != nil {
+			return nil, wrapErr("retained", err)
+		}
+		r.StreamID, r.LastSeq = uint64(id), uint64(last)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("retained", err)
+	}
+	slices.SortFunc(out, func(a, b RetainedStream) int { return cmp.Compare(a.StreamID, b.StreamID) })
+	return out, nil
+}
+
 // deleteOldest deletes the k oldest frames in one transaction. Children are
 // deleted explicitly (not only by ON DELETE CASCADE) so a connection without
 // foreign keys, e.g. a seed tool, leaves no orphans behind either.
@@ -74,6 +122,7 @@ func (d *DB) deleteOldest(ctx context.Context, k int64) (err error) {
 		return wrapErr("retain: find oldest", err)
 	}
 	for _, q := range []string{
+		retainCountSQL,
 		"DELETE FROM keypoints WHERE image_id <= ?",
 		"DELETE FROM descriptors WHERE image_id <= ?",
 		"DELETE FROM seed_keys WHERE image_id <= ?",

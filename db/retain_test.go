@@ -237,3 +237,67 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestRetainCountsRetained: every frame Retain deletes is counted against
+// its stream, so stored + retained covers what was stored, and a stream
+// whose frames are all gone is still listed.
+func TestRetainCountsRetained(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := testCtx(t)
+	// Streams 1 and 2^63 (above int64's range, stored as its bit pattern):
+	// seqs 1..30 and 1..10, 7 never stored in either.
+	const big = uint64(1) << 63
+	for i := uint64(1); i <= 30; i++ {
+		if i == 7 {
+			continue
+		}
+		if _, _, err := d.Store(ctx, makeFrame(i, 1, i, 500, 5)); err != nil {
+			t.Fatal(err)
+		}
+		if i <= 10 {
+			if _, _, err := d.Store(ctx, makeFrame(i, big, i, 500, 5)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got, err := d.Retained(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("Retained before any retention = %v, %v; want none", got, err)
+	}
+	deleted, err := d.Retain(ctx, 12, 0)
+	if err != nil || deleted != 38-12 {
+		t.Fatalf("Retain = %d, %v; want %d", deleted, err, 38-12)
+	}
+	got, err := d.Retained(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams, err := d.Streams(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[uint64]int64{}
+	for _, s := range streams {
+		stored[s.StreamID] = s.Frames
+	}
+	want := map[uint64]int64{1: 29, big: 9} // distinct seqs ever stored
+	if len(got) != 2 {
+		t.Fatalf("Retained = %+v; want streams 1 and 2^63", got)
+	}
+	for _, r := range got {
+		if r.Frames+stored[r.StreamID] != want[r.StreamID] {
+			t.Errorf("stream %d: retained %d + stored %d; want %d", r.StreamID, r.Frames, stored[r.StreamID], want[r.StreamID])
+		}
+	}
+	if got[1].StreamID != big || got[1].LastSeq != 10 || stored[big] != 0 {
+		t.Errorf("stream 2^63: %+v, stored %d; want all 9 retained away, last seq 10", got[1], stored[big])
+	}
+	// A second pass adds to the counts.
+	if _, err := d.Retain(ctx, 5, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = d.Retained(ctx)
+	if got[0].Frames != 29-5 || got[0].LastSeq != 25 {
+		t.Errorf("stream 1 after a second pass: %+v; want 24 frames, last seq 25", got[0])
+	}
+	checkConsistent(t, d.sql)
+}

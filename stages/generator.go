@@ -30,7 +30,7 @@ type GeneratorConfig struct {
 	ImagesName  string        // how to name Images in logs and errors
 	Pub         string        // IMAGE_DATA out. Defaults to the table's (stage.Table)
 	Ack         string        // acknowledgements in. Defaults to the table's
-	FPS         float64       // frames a second; 0 = as fast as delivery allows
+	FPS         float64       // frames a second; 0 = as fast as delivery allows (reliable) or BestEffortFPS
 	Count       int64         // stop after this many frames; 0 = never
 	Once        bool          // stop after one pass over the folder
 	Window      int           // reliable: most unacknowledged frames. Defaults to 8
@@ -89,7 +89,7 @@ func generatorFlags(f *flag.FlagSet, samples fs.FS) runFunc {
 	var cfg GeneratorConfig
 	var images, windowBytes string
 	f.StringVar(&images, "images", "", "image `folder` (default: the sample images embedded in the binary)")
-	f.Float64Var(&cfg.FPS, "fps", 0, "frames a second; 0 = as fast as delivery allows")
+	f.Float64Var(&cfg.FPS, "fps", 0, fmt.Sprintf("frames a second; 0 = as fast as acknowledgements allow under reliable delivery, %d under best-effort", BestEffortFPS))
 	f.Int64Var(&cfg.Count, "count", 0, "stop after `N` frames (0 = never)")
 	f.BoolVar(&cfg.Once, "once", false, "stop after one pass over the folder")
 	f.IntVar(&cfg.Window, "window", 8, "reliable delivery: most frames in flight unacknowledged")
@@ -164,11 +164,10 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 	}
 	defer rt.close()
 	cfg.Pub, cfg.Ack = rt.endpoint(cfg.Pub, "pub"), rt.endpoint(cfg.Ack, "ack")
-	log.Info("generator starting", "images", cfg.ImagesName, "files", len(names), "stream_id", cfg.StreamID,
-		"delivery", cfg.Delivery, "fps", cfg.FPS)
-
 	g := &generator{cfg: cfg, log: log, c: rt.c, window: map[uint64]*inflight{}, bySeed: map[wire.SeedKey]uint64{},
 		mem: frameMemory{frames: 4}} // the window's three frames and one being loaded
+	log.Info("generator starting", "images", cfg.ImagesName, "files", len(names), "stream_id", cfg.StreamID,
+		"delivery", cfg.Delivery, "fps", g.pace())
 	pub, err := rt.pub(cfg.Pub, bus.Options{HWM: cfg.HWM, Joins: true})
 	if err != nil {
 		return fmt.Errorf("generator: publish socket: %w", err)
@@ -196,9 +195,26 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 	return err
 }
 
+// BestEffortFPS is the best-effort generator's rate when --fps is 0.
+// Nothing slows best-effort publishing down (no acknowledgements, and a PUB
+// socket drops what a subscriber cannot take), so unpaced it would spin a
+// core encoding frames that are dropped; this rate is above what a typical
+// pipeline stores, and costs the generator almost nothing.
+const BestEffortFPS = 30
+
+// pace returns the publishing rate: --fps, or BestEffortFPS for best-effort
+// delivery without one; 0 = unpaced.
+func (g *generator) pace() float64 {
+	if g.cfg.FPS <= 0 && g.cfg.Delivery != stage.Reliable {
+		return BestEffortFPS
+	}
+	return g.cfg.FPS
+}
+
 // run is the publishing loop: passes over the folder until told to stop.
 func (g *generator) run(ctx context.Context) error {
-	var next time.Time // pacing for --fps
+	fps := g.pace()
+	var next time.Time // pacing for fps
 	var total int64    // frames published by this run, for --count
 	for pass := 0; ; pass++ {
 		names, err := listImages(g.cfg.Images)
@@ -221,11 +237,11 @@ func (g *generator) run(ctx context.Context) error {
 			if !g.waitForRoom(ctx, len(msg)) {
 				return nil
 			}
-			if g.cfg.FPS > 0 {
+			if fps > 0 {
 				if !sleepUntil(ctx, next) {
 					return nil
 				}
-				next = maxTime(next, time.Now()).Add(time.Duration(float64(time.Second) / g.cfg.FPS))
+				next = maxTime(next, time.Now()).Add(time.Duration(float64(time.Second) / fps))
 			}
 			g.publish(msg, name, key)
 			published++

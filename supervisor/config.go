@@ -116,7 +116,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DB, "db", c.DB, "SQLite database `PATH` the logger writes")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "SIFT worker goroutines per extractor (0 = number of CPUs)")
 	fs.IntVar(&c.Threads, "threads", c.Threads, "OpenCV threads per extractor worker (0 = the stage's default, 1)")
-	fs.Float64Var(&c.FPS, "fps", c.FPS, "generator frames per second (0 = as fast as delivery allows)")
+	fs.Float64Var(&c.FPS, "fps", c.FPS, "generator frames per second (0 = as fast as delivery allows; best-effort: 30)")
 	fs.Var(&c.Delivery, "delivery", "delivery `MODE`: reliable or best-effort")
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "extractor replicas (each takes --shard i/n)")
 	fs.Int64Var(&c.RetainFrames, "retain-frames", c.RetainFrames, "logger: keep only the newest `N` frames (0 = no frame limit)")

@@ -38,37 +38,57 @@ func (o *HeadlessOptions) RegisterFlags(fs *flag.FlagSet) {
 
 // Summary is what a headless run prints last, as one JSON object.
 type Summary struct {
-	OK              bool               `json:"ok"`
-	Delivery        stage.Delivery     `json:"delivery"`
-	Seconds         float64            `json:"seconds"`
-	StopReason      string             `json:"stop_reason"`
-	FramesPublished uint64             `json:"frames_published"` // per generator stream, the highest seq published (reported or stored); summed
-	FramesStored    int64              `json:"frames_stored"`    // images rows in the database after shutdown
-	Lost            int64              `json:"lost"`             // sequence numbers missing between first and last stored, summed over streams
-	Duplicates      int64              `json:"duplicates"`
-	Restarts        map[string]int     `json:"restarts"`
-	FPS             map[string]float64 `json:"fps"`         // average over the run
-	PeakRSSMB       map[string]float64 `json:"peak_rss_mb"` // highest VmHWM of any process of the stage, MiB
-	Remote          []SummaryRemote    `json:"remote,omitempty"`
-	Kills           int                `json:"kills"`
-	StatusErrors    uint64             `json:"status_errors"`
-	ChaosErrors     []string           `json:"chaos_errors,omitempty"`
-	ChaosSkipped    []string           `json:"chaos_skipped,omitempty"` // steps not applied: their stage had no process to act on
-	Streams         []SummaryStream    `json:"streams"`
-	Invariants      []Invariant        `json:"invariants"`
-	DB              string             `json:"db"`
-	RunDir          string             `json:"run_dir"`
+	OK              bool           `json:"ok"`
+	Delivery        stage.Delivery `json:"delivery"`
+	Seconds         float64        `json:"seconds"`
+	StopReason      string         `json:"stop_reason"`
+	FramesPublished uint64         `json:"frames_published"` // per generator stream, the highest seq published (reported, stored or retained away); summed
+	FramesStored    int64          `json:"frames_stored"`    // images rows in the database after shutdown
+	// The streams' accounting, summed (see SummaryStream): published =
+	// stored_in_streams + retained_away + lost + in_flight_at_exit.
+	StoredInStreams int64 `json:"stored_in_streams"` // frames_stored less the frames without stream/seq (seed peers)
+	RetainedAway    int64 `json:"retained_away"`
+	Lost            int64 `json:"lost"`
+	InFlight        int64 `json:"in_flight_at_exit"`
+	// Best-effort: the gaps the logger counted as dropped (open 10 s or
+	// more), and the gaps between stored frames still open at exit.
+	LoggerDropped  uint64             `json:"logger_dropped"`
+	GapsOpenAtExit int64              `json:"gaps_open_at_exit"`
+	Duplicates     int64              `json:"duplicates"`
+	Restarts       map[string]int     `json:"restarts"`
+	FPS            map[string]float64 `json:"fps"`         // average over the run
+	PeakRSSMB      map[string]float64 `json:"peak_rss_mb"` // highest VmHWM of any process of the stage, MiB
+	Remote         []SummaryRemote    `json:"remote,omitempty"`
+	Kills          int                `json:"kills"`
+	StatusErrors   uint64             `json:"status_errors"`
+	ChaosErrors    []string           `json:"chaos_errors,omitempty"`
+	ChaosSkipped   []string           `json:"chaos_skipped,omitempty"` // steps not applied: their stage had no process to act on
+	Streams        []SummaryStream    `json:"streams"`
+	Invariants     []Invariant        `json:"invariants"`
+	DB             string             `json:"db"`
+	RunDir         string             `json:"run_dir"`
 }
 
-// SummaryStream is one generator stream in the summary.
+// SummaryStream is one generator stream in the summary. Its frames add up:
+// Published = Stored + RetainedAway + Lost + InFlight.
 type SummaryStream struct {
-	StreamID   uint64 `json:"stream_id,string"`
-	Generator  string `json:"generator,omitempty"`
-	Published  uint64 `json:"published"`
-	Stored     int64  `json:"stored"`
+	StreamID  uint64 `json:"stream_id,string"`
+	Generator string `json:"generator,omitempty"`
+	Published uint64 `json:"published"` // the highest seq published: reported, stored or retained away
+	Stored    int64  `json:"stored"`    // distinct seqs in the database
+	// RetainedAway counts the frames retention deleted: stored, not lost.
+	RetainedAway int64 `json:"retained_away"`
+	// Lost counts the seqs never stored and no longer resendable: gaps
+	// between stored frames, and frames before the first or after the last
+	// stored one, less those in flight.
+	Lost int64 `json:"lost"`
+	// InFlight counts the frames unacknowledged in the generator's window
+	// when it stopped (reliable delivery): kept in its state file, resent by
+	// its next run.
+	InFlight   int64  `json:"in_flight_at_exit"`
 	FirstSeq   uint64 `json:"first_seq"`
 	LastSeq    uint64 `json:"last_seq"`
-	Missing    int64  `json:"missing"`
+	Missing    int64  `json:"missing"` // seqs between first_seq and last_seq not stored
 	Duplicates int64  `json:"duplicates"`
 	Drained    bool   `json:"drained"` // its generator stopped on request (exit 0) with no frame unacknowledged
 }
@@ -360,29 +380,26 @@ func (h *headless) summary(snap Snapshot, reason string) Summary {
 		Invariants:   []Invariant{},
 	}
 	h.summarizeStages(&sum, snap)
-	stored, integrity, dbErr := readFinalDB(h.sup.cfg.DB)
-	tally := summarizeStreams(&sum, snap.Streams, stored)
+	fin, integrity, dbErr := readFinalDB(h.sup.cfg.DB)
+	tally := summarizeStreams(&sum, snap.Streams, fin, snap.Delivery == stage.Reliable)
 	if dbErr != nil {
 		sum.check("database_readable", false, "%v", dbErr)
 	}
-	for _, s := range stored {
-		sum.FramesStored += s.Frames
-	}
+	sum.FramesStored = sum.StoredInStreams
 	if n := finalImages(h.sup.cfg.DB); n >= 0 {
 		sum.FramesStored = n // includes frames without stream/seq (seed peers)
 	}
 	sum.check("progress", sum.FramesStored > 0, "%d frames stored", sum.FramesStored)
+	tally.checkAccounting(&sum)
 	if snap.Delivery == stage.Reliable {
 		tally.checkReliable(&sum)
 	} else {
-		var dropped uint64
 		for _, st := range snap.Stages {
 			if st.Kind == stage.Logger {
-				dropped += st.TotalDropped
+				sum.LoggerDropped += st.TotalDropped
 			}
 		}
-		sum.check("dropped_equals_gaps", int64(dropped) == sum.Lost, "logger reported %d dropped; database has %d gaps", dropped, sum.Lost)
-		sum.check("no_duplicates", sum.Duplicates == 0, "%d duplicate rows", sum.Duplicates)
+		tally.checkBestEffort(&sum)
 	}
 	sum.check("integrity_check", integrity == "ok" || integrity == "no database", "%s", integrity)
 	left := h.sup.Leftovers()
@@ -420,99 +437,39 @@ func (h *headless) summarizeStages(sum *Summary, snap Snapshot) {
 	}
 }
 
-// streamTally is what the generator streams say about reliable delivery.
-type streamTally struct {
-	lostKilled                    int64    // missing seqs in streams of killed generators
-	killed, mismatched, undrained []string // streams that were killed, or stopped but do not add up
-	stopped                       int      // streams whose generator stopped on request
-}
-
-// summarizeStreams matches the streams the generators reported (published)
-// against those in the database (stored), fills sum's per-stream figures
-// and totals, and tallies the streams for the reliable checks.
-func summarizeStreams(sum *Summary, published []StreamSnapshot, stored []db.StreamStats) streamTally {
-	pubByID := map[uint64]StreamSnapshot{}
-	ids := make([]uint64, 0, len(published)+len(stored))
-	for _, s := range published {
-		pubByID[s.StreamID] = s
-		ids = append(ids, s.StreamID)
-	}
-	byID := map[uint64]db.StreamStats{}
-	for _, s := range stored {
-		byID[s.StreamID] = s
-		if _, ok := pubByID[s.StreamID]; !ok {
-			ids = append(ids, s.StreamID)
-		}
-	}
-	var t streamTally
-	for _, id := range ids {
-		p, d := pubByID[id], byID[id]
-		// A killed generator's last status may be up to one report old; a
-		// stored frame proves its seq was published.
-		pub := max(p.LastSeq, d.LastSeq)
-		sum.FramesPublished += pub
-		sum.Streams = append(sum.Streams, SummaryStream{StreamID: id, Generator: p.Instance, Published: pub, Stored: d.Frames,
-			FirstSeq: d.FirstSeq, LastSeq: d.LastSeq, Missing: d.Missing, Duplicates: d.Duplicates, Drained: p.Clean})
-		sum.Lost += d.Missing
-		sum.Duplicates += d.Duplicates
-		if !p.StopOK {
-			t.lostKilled += d.Missing
-			t.killed = append(t.killed, fmt.Sprintf("%d", id))
-			continue
-		}
-		t.stopped++
-		if p.Unacked != 0 {
-			t.undrained = append(t.undrained, fmt.Sprintf("stream %d: %d frames unacknowledged at exit", id, p.Unacked))
-		}
-		// Every seq from 1 to the highest published is stored once; frames
-		// published after the last stored one are covered by
-		// generators_drained (none unacknowledged at exit).
-		if uint64(d.Frames) != pub || (d.Frames > 0 && d.FirstSeq != 1) {
-			t.mismatched = append(t.mismatched, fmt.Sprintf("stream %d: published %d, stored %d (seq %d..%d)", id, pub, d.Frames, d.FirstSeq, d.LastSeq))
-		}
-	}
-	return t
-}
-
-// checkReliable adds reliable delivery's invariants: nothing lost or
-// duplicated but in streams of killed generators, and every generator
-// stopped on request drained and had all it published stored.
-func (t streamTally) checkReliable(sum *Summary) {
-	sum.check("no_loss", sum.Lost-t.lostKilled == 0, "%d sequence numbers missing (%d in streams of killed generators %v, not counted)",
-		sum.Lost, t.lostKilled, t.killed)
-	sum.check("no_duplicates", sum.Duplicates == 0, "%d duplicate rows", sum.Duplicates)
-	sum.check("generators_drained", len(t.undrained) == 0, "%d generator(s) stopped on request; %s", t.stopped, strings.Join(t.undrained, "; "))
-	if t.stopped == 0 {
-		sum.check("stored_equals_published", true, "no generator was stopped cleanly (all killed): nothing to compare")
-	} else {
-		sum.check("stored_equals_published", len(t.mismatched) == 0, "%d stream(s) of generators stopped cleanly; %s", t.stopped, strings.Join(t.mismatched, "; "))
-	}
+// finalDB is what the database holds after shutdown, per stream.
+type finalDB struct {
+	stored   []db.StreamStats
+	retained []db.RetainedStream
 }
 
 // readFinalDB reads the per-stream statistics and runs the integrity check.
-func readFinalDB(path string) ([]db.StreamStats, string, error) {
+func readFinalDB(path string) (finalDB, string, error) {
+	var f finalDB
 	if _, err := os.Stat(path); err != nil {
-		return nil, "no database", nil
+		return f, "no database", nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	d, err := db.OpenReadOnly(ctx, path)
 	if err != nil {
-		return nil, "not checked", err
+		return f, "not checked", err
 	}
 	defer d.Close()
-	streams, err := d.Streams(ctx)
-	if err != nil {
-		return nil, "not checked", err
+	if f.stored, err = d.Streams(ctx); err != nil {
+		return f, "not checked", err
+	}
+	if f.retained, err = d.Retained(ctx); err != nil {
+		return f, "not checked", err
 	}
 	ok, problems, err := d.IntegrityCheck(ctx)
 	switch {
 	case err != nil:
-		return streams, "not checked: " + err.Error(), nil
+		return f, "not checked: " + err.Error(), nil
 	case !ok:
-		return streams, fmt.Sprintf("%d problems, first: image %d: %s", len(problems), problems[0].ImageID, problems[0].What), nil
+		return f, fmt.Sprintf("%d problems, first: image %d: %s", len(problems), problems[0].ImageID, problems[0].What), nil
 	}
-	return streams, "ok", nil
+	return f, "ok", nil
 }
 
 // finalImages returns the images rows, or -1 if they cannot be read.

@@ -1,10 +1,12 @@
 package dbcmd
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -14,9 +16,10 @@ import (
 
 var statsCmd = &command{
 	name:    "stats",
-	summary: "row counts, file size, frames per stream, first/last times, missing sequence numbers",
+	summary: "row counts, file size, frames per stream, first/last times, missing and retained-away frames",
 	about: `Prints the database's row counts, its size on disk and the free space left,
-and for each stream its frames, sequence range, first and last receive time,
+and for each stream its frames, the frames retention deleted (retained away:
+stored once, not lost), sequence range, first and last receive time,
 how many sequence numbers are missing (the first few gaps as ranges, e.g.
 "missing 17-19, 42") and duplicates. Reads indices, not images: fast on a
 large database.
@@ -64,6 +67,8 @@ type statsReport struct {
 	Unsequenced int64 `json:"unsequenced_frames"`
 	// Missing sums the streams' missing sequence numbers.
 	Missing int64 `json:"missing"`
+	// RetainedAway sums the streams' frames deleted by retention.
+	RetainedAway int64 `json:"retained_away"`
 	// FirstAt and LastAt are the earliest and latest receive times over all
 	// streams; null if unknown.
 	FirstAt *time.Time     `json:"first_received_at"`
@@ -73,16 +78,18 @@ type statsReport struct {
 
 // streamReport describes one stream in stats and verify.
 type streamReport struct {
-	StreamID   uint64     `json:"stream_id"`
-	Frames     int64      `json:"frames"`
-	FirstSeq   uint64     `json:"first_seq"`
-	LastSeq    uint64     `json:"last_seq"`
-	Missing    int64      `json:"missing"`    // sequence numbers between first and last not stored
-	Duplicates int64      `json:"duplicates"` // rows beyond one per sequence number
-	Gaps       []gapJSON  `json:"gaps"`       // the first few runs of missing numbers
-	MoreGaps   bool       `json:"more_gaps"`  // Gaps is not the whole list
-	FirstAt    *time.Time `json:"first_received_at"`
-	LastAt     *time.Time `json:"last_received_at"`
+	StreamID uint64 `json:"stream_id"`
+	Frames   int64  `json:"frames"`
+	// RetainedAway counts the frames retention deleted: stored, then deleted.
+	RetainedAway int64      `json:"retained_away"`
+	FirstSeq     uint64     `json:"first_seq"`
+	LastSeq      uint64     `json:"last_seq"`
+	Missing      int64      `json:"missing"`    // sequence numbers between first and last not stored
+	Duplicates   int64      `json:"duplicates"` // rows beyond one per sequence number
+	Gaps         []gapJSON  `json:"gaps"`       // the first few runs of missing numbers
+	MoreGaps     bool       `json:"more_gaps"`  // Gaps is not the whole list
+	FirstAt      *time.Time `json:"first_received_at"`
+	LastAt       *time.Time `json:"last_received_at"`
 
 	gaps []db.Gap
 }
@@ -105,6 +112,7 @@ func collectStats(ctx context.Context, d *db.DB, gapLimit int) (*statsReport, er
 	for _, s := range streams {
 		r.Unsequenced -= s.Frames
 		r.Missing += s.Missing
+		r.RetainedAway += s.RetainedAway
 		if s.FirstAt != nil && (r.FirstAt == nil || s.FirstAt.Before(*r.FirstAt)) {
 			r.FirstAt = s.FirstAt
 		}
@@ -118,16 +126,26 @@ func collectStats(ctx context.Context, d *db.DB, gapLimit int) (*statsReport, er
 	return r, nil
 }
 
-// collectStreams returns db.Streams with the first gapLimit gaps of each.
+// collectStreams returns db.Streams with the first gapLimit gaps of each and
+// the frames retention deleted from each; a stream retention deleted whole
+// is listed with no frames.
 func collectStreams(ctx context.Context, d *db.DB, gapLimit int) ([]streamReport, error) {
 	ss, err := d.Streams(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]streamReport, 0, len(ss))
+	ret, err := d.Retained(ctx)
+	if err != nil {
+		return nil, err
+	}
+	retained := map[uint64]int64{}
+	for _, r := range ret {
+		retained[r.StreamID] = r.Frames
+	}
+	out := make([]streamReport, 0, len(ss)+len(ret))
 	for _, s := range ss {
 		r := streamReport{
-			StreamID: s.StreamID, Frames: s.Frames, FirstSeq: s.FirstSeq, LastSeq: s.LastSeq,
+			StreamID: s.StreamID, Frames: s.Frames, RetainedAway: retained[s.StreamID], FirstSeq: s.FirstSeq, LastSeq: s.LastSeq,
 			Missing: s.Missing, Duplicates: s.Duplicates,
 			FirstAt: jsonTime(s.FirstAt), LastAt: jsonTime(s.LastAt),
 			Gaps: []gapJSON{},
@@ -144,8 +162,15 @@ func collectStreams(ctx context.Context, d *db.DB, gapLimit int) ([]streamReport
 		} else if s.Missing > 0 {
 			r.MoreGaps = true
 		}
+		delete(retained, s.StreamID)
 		out = append(out, r)
 	}
+	for _, r := range ret {
+		if n, ok := retained[r.StreamID]; ok {
+			out = append(out, streamReport{StreamID: r.StreamID, RetainedAway: n, Gaps: []gapJSON{}})
+		}
+	}
+	slices.SortFunc(out, func(a, b streamReport) int { return cmp.Compare(a.StreamID, b.StreamID) })
 	return out, nil
 }
 
@@ -175,6 +200,7 @@ func (r *statsReport) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, " (+ %d frames without stream/seq)", r.Unsequenced)
 	}
 	fmt.Fprintf(tw, "\nmissing\t%d\n", r.Missing)
+	fmt.Fprintf(tw, "retained\t%d away (frames deleted by retention)\n", r.RetainedAway)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -189,7 +215,7 @@ func (r *statsReport) writeText(w io.Writer) error {
 // (count and first gaps) last so a long list does not widen the columns.
 func writeStreamTable(w io.Writer, streams []streamReport) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STREAM\tFRAMES\tSEQ\tDUPLICATES\tFIRST RECEIVED\tLAST RECEIVED\tMISSING")
+	fmt.Fprintln(tw, "STREAM\tFRAMES\tSEQ\tDUPLICATES\tFIRST RECEIVED\tLAST RECEIVED\tRETAINED AWAY\tMISSING")
 	for _, s := range streams {
 		first, last := "-", "-"
 		if s.FirstAt != nil {
@@ -202,8 +228,12 @@ func writeStreamTable(w io.Writer, streams []streamReport) error {
 		if s.Missing > 0 {
 			missing = fmt.Sprintf("%d (%s)", s.Missing, fmtGaps(s.gaps, s.MoreGaps))
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d-%d\t%d\t%s\t%s\t%s\n", s.StreamID, s.Frames, s.FirstSeq, s.LastSeq,
-			s.Duplicates, first, last, missing)
+		seq := "-"
+		if s.Frames > 0 {
+			seq = fmt.Sprintf("%d-%d", s.FirstSeq, s.LastSeq)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", s.StreamID, s.Frames, seq,
+			s.Duplicates, first, last, s.RetainedAway, missing)
 	}
 	return tw.Flush()
 }

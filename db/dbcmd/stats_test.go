@@ -3,6 +3,7 @@ package dbcmd
 import (
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,48 @@ func TestStatsEmptyDB(t *testing.T) {
 	}
 	if got.Images != 0 || got.Streams == nil || len(got.Streams) != 0 || got.FirstAt != nil {
 		t.Errorf("empty database: %+v; want 0 images, streams [], no times", got)
+	}
+}
+
+// TestStatsRetainedAway: frames retention deleted are shown per stream and
+// in total, and a stream deleted whole is still listed.
+func TestStatsRetainedAway(t *testing.T) {
+	var frames []*db.Frame
+	for seq := uint64(1); seq <= 4; seq++ {
+		frames = append(frames, testFrame(t, 3, seq, 32, 24, 4))
+	}
+	for seq := uint64(1); seq <= 6; seq++ {
+		frames = append(frames, testFrame(t, 5, seq, 32, 24, 4))
+	}
+	path := newDB(t, frames...)
+	d, err := db.Open(testCtx(t), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Retain(testCtx(t), 4, 0); err != nil || n != 6 {
+		t.Fatalf("Retain = %d, %v; want 6", n, err)
+	}
+	d.Close()
+	var got statsReport
+	if err := json.Unmarshal([]byte(mustRun(t, "stats", "--json", "--db", path)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.RetainedAway != 6 || len(got.Streams) != 2 {
+		t.Fatalf("retained_away %d, streams %+v; want 6 over streams 3 and 5", got.RetainedAway, got.Streams)
+	}
+	if s := got.Streams[0]; s.StreamID != 3 || s.Frames != 0 || s.RetainedAway != 4 {
+		t.Errorf("stream 3: %+v; want 0 frames, 4 retained away", s)
+	}
+	if s := got.Streams[1]; s.StreamID != 5 || s.Frames != 4 || s.RetainedAway != 2 || s.FirstSeq != 3 {
+		t.Errorf("stream 5: %+v; want 4 frames from seq 3, 2 retained away", s)
+	}
+	out := mustRun(t, "stats", "--db", path)
+	if !strings.Contains(out, "retained     6 away (frames deleted by retention)\n") || !strings.Contains(out, "RETAINED AWAY  MISSING") {
+		t.Errorf("stats text lacks the retained-away total or column:\n%s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "3 ") && !regexp.MustCompile(`^3 +0 +- +0 +- +- +4 +0$`).MatchString(l) {
+			t.Errorf("stream 3's line %q; want 0 frames, no seq, 4 retained away", l)
+		}
 	}
 }
