@@ -197,3 +197,27 @@ func TestChaosWaitsForBackoff(t *testing.T) {
 		t.Errorf("no line says the second kill waits for the extractor's backoff")
 	}
 }
+
+// TestSummaryKeepsScaledAway: an extractor replica killed and then scaled
+// away stays in the summary with its kill and restart.
+func TestSummaryKeepsScaledAway(t *testing.T) {
+	cfg := fakeConfig(shortTempDir(t))
+	sup, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sum, _ := RunHeadless(context.Background(), sup, HeadlessOptions{
+		For:   8 * time.Second,
+		Chaos: "2s scale +1; 4s kill extractor-1; 6s scale -1",
+		Out:   &out,
+	})
+	t.Logf("output:\n%s", out.String())
+	if sum.Kills != 1 || sum.Restarts["extractor-1"] != 1 {
+		t.Errorf("summary: %d kills, restarts %v; want extractor-1's kill and restart kept after it was scaled away",
+			sum.Kills, sum.Restarts)
+	}
+	if _, ok := sum.FPS["extractor-1"]; !ok {
+		t.Errorf("summary fps %v lacks extractor-1", sum.FPS)
+	}
+}

@@ -127,7 +127,8 @@ func RunHeadless(ctx context.Context, sup *Supervisor, o HeadlessOptions) (Summa
 		out = os.Stdout
 	}
 	h := &headless{sup: sup, o: o, out: out, fpsSum: map[string]float64{}, fpsN: map[string]int{},
-		peakRSS: map[string]int64{}, remote: map[string]stage.Kind{}}
+		peakRSS: map[string]int64{}, remote: map[string]stage.Kind{},
+		last: map[string]instanceCounts{}, gone: map[string]instanceCounts{}}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -170,6 +171,7 @@ func RunHeadless(ctx context.Context, sup *Supervisor, o HeadlessOptions) (Summa
 			}
 			snap := sup.Snapshot()
 			h.printEvents(snap)
+			h.remember(snap)
 			if time.Since(h.lastLine) >= time.Second {
 				h.statusLine(snap)
 			}
@@ -185,6 +187,7 @@ func RunHeadless(ctx context.Context, sup *Supervisor, o HeadlessOptions) (Summa
 	}
 	snap := sup.Snapshot()
 	h.printEvents(snap)
+	h.remember(snap)
 	sum := h.summary(snap, reason)
 	b, _ := json.Marshal(sum)
 	fmt.Fprintf(out, "%s\n", b)
@@ -211,7 +214,11 @@ type headless struct {
 	fpsN      map[string]int
 	peakRSS   map[string]int64      // bytes, by stage instance
 	remote    map[string]stage.Kind // remote stages seen: name → kind
-	chaosErrs []string
+	// last holds the counts of the local instances in the latest snapshot,
+	// gone those of instances since scaled away (summed when a name comes
+	// back and goes again): the summary keeps every instance that ran.
+	last, gone map[string]instanceCounts
+	chaosErrs  []string
 	// chaosSkipped are steps not applied, with why; waiting is why the
 	// head step waits, "" when none does.
 	chaosSkipped []string
@@ -413,6 +420,28 @@ func (s *Summary) check(name string, ok bool, format string, args ...any) {
 	s.Invariants = append(s.Invariants, Invariant{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
 }
 
+// instanceCounts are an instance's operator-visible counts.
+type instanceCounts struct{ restarts, kills int }
+
+// remember notes the counts of snap's local instances, and banks those of
+// instances no longer in it (scaled away).
+func (h *headless) remember(snap Snapshot) {
+	now := map[string]bool{}
+	for _, st := range snap.Stages {
+		if st.State != StateRemote {
+			now[st.Name] = true
+			h.last[st.Name] = instanceCounts{st.Restarts, st.Kills}
+		}
+	}
+	for name, c := range h.last {
+		if !now[name] {
+			g := h.gone[name]
+			h.gone[name] = instanceCounts{g.restarts + c.restarts, g.kills + c.kills}
+			delete(h.last, name)
+		}
+	}
+}
+
 // summarizeStages fills the per-stage figures: restarts, kills, peak
 // memory, average fps, and the remote stages seen.
 func (h *headless) summarizeStages(sum *Summary, snap Snapshot) {
@@ -431,6 +460,12 @@ func (h *headless) summarizeStages(sum *Summary, snap Snapshot) {
 		sum.Kills += st.Kills
 		sum.PeakRSSMB[st.Name] = float64(h.peakRSS[st.Name]*10>>20) / 10
 		sum.FPS[st.Name] = avg(st.Name)
+	}
+	for name, g := range h.gone { // scaled away: with what they did while they ran
+		sum.Restarts[name] += g.restarts
+		sum.Kills += g.kills
+		sum.PeakRSSMB[name] = float64(h.peakRSS[name]*10>>20) / 10
+		sum.FPS[name] = avg(name)
 	}
 	for _, name := range slices.Sorted(maps.Keys(h.remote)) {
 		sum.Remote = append(sum.Remote, SummaryRemote{Name: name, Kind: h.remote[name], FPS: avg(name)})
