@@ -210,6 +210,9 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
+		// Printed first: a supervisor killed before its summary leaves the
+		// folder with the stage logs behind, and this line names it.
+		fmt.Fprintf(stderr, "imaging-tui: run folder %s\n", sup.RunDir())
 		if metricsLn != nil {
 			fmt.Fprintf(stderr, "imaging-tui: metrics on http://%s/metrics\n", metricsLn.Addr())
 		}
@@ -221,6 +224,11 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 				return errExit(1)
 			}
 			return err
+		}
+		if cfg.RunDir == "" { // a temporary folder, and a clean run: nothing in it to keep
+			if err := os.RemoveAll(sup.RunDir()); err == nil {
+				fmt.Fprintf(stderr, "imaging-tui: clean run; run folder removed (--run-dir keeps one)\n")
+			}
 		}
 		return nil
 	}

@@ -377,3 +377,51 @@ func TestConsoleKillRestartQuit(t *testing.T) {
 	}
 	t.Logf("test took %v", time.Since(start).Round(time.Millisecond))
 }
+
+// TestHeadlessRunFolder: a headless run names its run folder on stderr
+// first thing, removes it after a clean run when it was a temporary one, and
+// keeps one the user named with --run-dir.
+func TestHeadlessRunFolder(t *testing.T) {
+	images := t.TempDir()
+	b, err := os.ReadFile("testdata/images/crop_urchins_gray.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(images, "u.png"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := os.MkdirTemp("", "rf") // short: ipc:// paths stop near 100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(kept) })
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		remain bool
+	}{
+		{"temporary", nil, false},
+		{"given", []string{"--run-dir", kept}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--no-tui", "--images", images, "--db", filepath.Join(t.TempDir(), "r.db"),
+				"--frames", "2", "--for", "60s"}, tt.args...)
+			cmd := exec.Command(binary, args...)
+			cmd.Env = append(os.Environ(), "TMPDIR="+os.TempDir())
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("imaging-tui %q: %v\n%s", args, err, stderr.String())
+			}
+			first, _, _ := strings.Cut(stderr.String(), "\n")
+			dir, ok := strings.CutPrefix(first, "imaging-tui: run folder ")
+			if !ok {
+				t.Fatalf("first line on stderr %q; want the run folder", first)
+			}
+			_, err := os.Stat(dir)
+			if exists := err == nil; exists != tt.remain {
+				t.Errorf("run folder %s exists %v after a clean run; want %v\n%s", dir, exists, tt.remain, stderr.String())
+			}
+		})
+	}
+}
