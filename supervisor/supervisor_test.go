@@ -179,12 +179,21 @@ func TestBackoffGrowsThenFails(t *testing.T) {
 	if len(delays) != 4 {
 		t.Errorf("backoff events = %v; want 4", delays)
 	}
-	// An operator's start revives it; its failures are forgotten.
+	// An operator's start revives it; its failures are forgotten: it fails
+	// again only after five more quick exits. (Not "running" in between:
+	// a fake that lives 100 ms may exit before its first status on a
+	// loaded machine.)
 	if err := r.sup.Start("extractor-0"); err != nil {
 		t.Fatalf("Start(failed): %v", err)
 	}
-	r.waitState(t, "extractor-0", StateRunning, 5*time.Second)
-	r.waitState(t, "extractor-0", StateFailed, 20*time.Second)
+	waitUntil(t, 5*time.Second, "extractor-0 to be revived", func() bool {
+		st, _ := stageOf(r.sup.Snapshot(), "extractor-0")
+		return st.State != StateFailed
+	})
+	st = r.waitState(t, "extractor-0", StateFailed, 20*time.Second)
+	if st.Restarts != 9 {
+		t.Errorf("failed again after %d restarts in all; want 9: the revived stage starts five more times", st.Restarts)
+	}
 }
 
 func TestCrashLoopFaultFailsThenClears(t *testing.T) {
