@@ -466,10 +466,7 @@ func (g *generator) service(wait time.Duration) {
 func (g *generator) onAck(msg []byte) {
 	a, err := wire.DecodeAck(msg)
 	if err != nil {
-		g.c.fail(fmt.Errorf("bad ack message: %w", err))
-		if ok, n := g.bad.allow(time.Now()); ok {
-			g.log.Warn("bad message on ack socket skipped", "err", err, "bytes", len(msg), "suppressed", n)
-		}
+		skip(g.c, &g.bad, g.log, "bad message on ack socket skipped", fmt.Errorf("bad ack message: %w", err), "bytes", len(msg))
 		return
 	}
 	now := time.Now()

@@ -257,10 +257,7 @@ func (l *logger) handle(ctx context.Context, msg []byte) bool {
 		err = validate(f)
 	}
 	if err != nil {
-		l.c.fail(fmt.Errorf("frame rejected: %w", err))
-		if ok, n := l.bad.allow(time.Now()); ok {
-			l.log.Warn("frame rejected", "err", err, "bytes", len(msg), "suppressed", n)
-		}
+		skip(l.c, &l.bad, l.log, "frame rejected", fmt.Errorf("frame rejected: %w", err), "bytes", len(msg))
 		return false
 	}
 	l.c.framesIn.Add(1)
