@@ -335,6 +335,12 @@ func (s *Socket) RecvInto(buf []byte, timeout time.Duration) ([]byte, error) {
 	if s.kind != zmq.SUB {
 		return nil, fmt.Errorf("bus: receive on a %v socket", s.kind)
 	}
+	// libzmq takes in its pending commands (a connection just made, a pipe
+	// that has messages again) only once every 100 receives while messages
+	// keep coming on one pipe, so a second connection, such as the
+	// supervisor's injector, would wait behind a busy first one for as
+	// many messages. Asking for the events processes them now.
+	_, _ = s.sock.GetEvents()
 	// Wait in slices so that abandoned connections are re-established
 	// while we wait.
 	var deadline time.Time
