@@ -77,6 +77,7 @@ type generator struct {
 	joins     int           // subscriptions seen on pub
 	firstJoin time.Time     // when the first subscription arrived
 	lastSeq   atomic.Uint64 // g.seq, for the status reporter
+	oldest    atomic.Int64  // the window's oldest first publish, UnixNano; 0 when empty; for the status reporter
 	logger    uint64        // incarnation of the logger last heard from
 	resend    bool          // a downstream restart was seen: send the window again
 	acks      ackWatch      // whether the chain acknowledges at all
@@ -180,6 +181,9 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 	rt.report(ctx, func(st *wire.Status) {
 		st.StreamID = g.cfg.StreamID
 		st.LastSeq = g.lastSeq.Load()
+		if o := g.oldest.Load(); o != 0 {
+			st.OldestUnacked = time.Unix(0, o)
+		}
 		st.Disconnects = ack.Dropped()
 	})
 	if state != nil && state.StreamID == cfg.StreamID && cfg.Delivery == stage.Reliable {
@@ -591,6 +595,11 @@ func (g *generator) watchAcks(now time.Time) {
 		if oldest.IsZero() || f.first.Before(oldest) {
 			oldest = f.first
 		}
+	}
+	if oldest.IsZero() {
+		g.oldest.Store(0)
+	} else {
+		g.oldest.Store(oldest.UnixNano())
 	}
 	since := maxTime(g.acks.last, oldest)
 	reason := ""

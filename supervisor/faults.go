@@ -129,7 +129,11 @@ func (s *Supervisor) setFaultLocked(in *instance, f stage.Fault, on bool) error 
 		return &StageError{in.name, op, ErrUnknownFault}
 	}
 	in.faults[f] = on
+	was := in.paused
 	in.paused = in.faults[stage.FaultPause] || in.faults[stage.FaultSlow]
+	if in.paused && !was {
+		in.hist.pausedAt = time.Now()
+	}
 	if on {
 		s.eventLocked(in, stage.EventFault, "%s on", f)
 	} else {

@@ -205,6 +205,7 @@ func (s *Supervisor) runOnce(in *instance, args, env []string) {
 	if in.spawns > 0 {
 		in.restarts++
 	}
+	in.hist.started(p.pid, args, in.spawns > 0, now)
 	in.spawns++
 	in.pid, in.startedAt = p.pid, now
 	in.stopping, in.operatorKill = false, false
@@ -265,6 +266,8 @@ func (s *Supervisor) exited(in *instance, pid int, ex exitInfo) {
 	requested := in.stopping
 	in.pid, in.startedAt, in.stopping = 0, time.Time{}, false
 	in.lastExit = ex.String()
+	crash := !requested && in.wantRun && !s.closed && !in.removed && !in.operatorKill
+	in.hist.ended(pid, in.lastExit, crash, requested, in.status, now)
 	s.clearProcFaultsLocked(in, "process exited")
 	for _, st := range s.streams {
 		if st.PID == pid && !st.Ended {
@@ -315,10 +318,12 @@ func (s *Supervisor) failureLocked(in *instance, now time.Time, uptime time.Dura
 	switch {
 	case in.quick >= c.QuickExits:
 		in.failed = true
+		in.hist.crashNext = false // only the operator starts it again
 		s.setStateLocked(in, StateFailed)
 		s.eventLocked(in, stage.EventFailed, "exited within %v of start %d times in a row: giving up", c.MinUptime, in.quick)
 	case len(in.failTimes) > p.MaxRestarts:
 		in.failed = true
+		in.hist.crashNext = false
 		s.setStateLocked(in, StateFailed)
 		s.eventLocked(in, stage.EventFailed, "%d failures within %v: giving up", len(in.failTimes), p.Window)
 	default:

@@ -30,7 +30,7 @@ type StageSnapshot struct {
 	State        State
 	PID          int
 	StartedAt    time.Time // zero when not running
-	Restarts     int
+	Restarts     int    // Crashes + OperatorRestarts
 	LastExit     string // e.g. "exit 1", "signal: killed"; "" before the first exit
 	BackoffUntil time.Time
 	Faults       []stage.Fault // faults active on this stage
@@ -40,6 +40,28 @@ type StageSnapshot struct {
 	Kills        int           // SIGKILLs by the operator (Kill or the kill fault)
 	TotalDropped uint64        // Status.Dropped summed over every process of this instance
 	Shard        string        // a replicated kind: "i/n"; "" for other kinds
+
+	// Crashes are the restarts after the process exited on its own (or
+	// by a fault); OperatorRestarts those after the operator stopped,
+	// restarted or killed it.
+	Crashes, OperatorRestarts int
+	// FramesIn, FramesOut and Errors are summed over every process of
+	// this instance (each process's own are in Runs and Status).
+	FramesIn, FramesOut, Errors uint64
+	// FPS is the rate now: the status's while the stage reports and moves
+	// frames, 0 when it is paused, silent, stalled or gone.
+	FPS float64
+	// StalledSince is when the stage stopped moving frames (paused,
+	// silent, or no frame out for a few seconds); zero while it moves them.
+	StalledSince time.Time
+	States       []StateChange // state history, oldest first, bounded
+	Runs         []ProcessRun  // its processes, oldest first, bounded; the last may still run
+	Args         []string      // the current (or last) process's command line, without the executable
+	LogPath      string        // its log file; "" for a remote stage
+	LastError    string        // the last error it reported, kept after it is gone from its status
+	LastErrorAt  time.Time     // when it was first reported
+	CPUPercent   float64       // CPU use of its process over the last second or so (100 = one core)
+	RSS          int64         // resident memory of its process, bytes
 }
 
 // StreamSnapshot is one generator stream (one generator process), as learnt
@@ -85,6 +107,7 @@ type Snapshot struct {
 	Streams      []StreamSnapshot // generator streams seen, oldest first
 	Replicas     int              // replicas wanted of each replicated kind
 	RunDir       string           // ipc:// endpoints and logs/NAME.log
+	Kinds        []KindTotals     // per kind over the run, in stage.Table order
 }
 
 // Snapshot returns a deep copy of the pipeline's state: local stages in
@@ -102,15 +125,20 @@ func (s *Supervisor) Snapshot() Snapshot {
 		RunDir:       s.cfg.RunDir,
 	}
 	for _, in := range s.insts {
+		in.sampleProcLocked(snap.At)
 		st := in.snapshotLocked()
+		in.fillHistoryLocked(&st, s.cfg.RunDir, snap.At)
 		if replicated(in.kind) {
 			st.Shard = strconv.Itoa(in.index) + "/" + strconv.Itoa(s.countLocked(in.kind))
 		}
 		snap.Stages = append(snap.Stages, st)
 	}
 	for _, in := range s.remotes {
-		snap.Stages = append(snap.Stages, in.snapshotLocked())
+		st := in.snapshotLocked()
+		in.fillHistoryLocked(&st, s.cfg.RunDir, snap.At)
+		snap.Stages = append(snap.Stages, st)
 	}
+	snap.Kinds = s.kindTotalsLocked(snap.Stages)
 	for _, id := range s.streamOrder {
 		ss := *s.streams[id]
 		ss.Clean = ss.StopOK && ss.Unacked == 0

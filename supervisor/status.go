@@ -106,6 +106,7 @@ func (s *Supervisor) handleStatus(msg []byte, now time.Time) {
 		in.dropPID = st.PID
 	}
 	in.dropLast = st.Dropped
+	in.observeStatusLocked(&st, now)
 	s.reportedStateLocked(in, &st)
 	in.status = &st
 	in.lastStatusAt = now

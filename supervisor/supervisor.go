@@ -71,6 +71,7 @@ type Supervisor struct {
 	closed       bool  // every child is stopped; managers exit
 	changed      chan struct{}
 	statusConn   string // connect form of the status endpoint, for the children
+	totals       totals // per-kind figures of instances scaled away (history.go)
 }
 
 // instance is one stage instance. Its fields are guarded by Supervisor.mu;
@@ -116,6 +117,7 @@ type instance struct {
 
 	wake chan struct{} // capacity 1: something changed for the manager
 	logs *logSink
+	hist history // past processes and states, for the console (history.go)
 }
 
 // New checks cfg, fills its defaults and prepares the stage list in the
@@ -386,6 +388,7 @@ func (s *Supervisor) setStateLocked(in *instance, st State) {
 		return
 	}
 	in.state = st
+	in.hist.recordState(st, time.Now())
 	s.notifyLocked()
 }
 

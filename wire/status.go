@@ -39,6 +39,9 @@ type Status struct {
 	DB          *DBCounts `json:"db,omitempty"`
 	StreamID    uint64    `json:"stream_id,omitempty"` // generator: its stream
 	LastSeq     uint64    `json:"last_seq,omitempty"`  // generator: last seq published
+	// OldestUnacked is when the oldest frame the generator still holds
+	// unacknowledged (not yet stored) was first published; zero when none.
+	OldestUnacked time.Time `json:"oldest_unacked,omitzero"`
 	Delivery    string    `json:"delivery,omitempty"`  // reliable or best-effort
 	// StateReason says why the stage is in State while that lasts (e.g.
 	// unacked's reason and hint); empty in the ordinary states.
