@@ -30,8 +30,8 @@ type StageSnapshot struct {
 	State        State
 	PID          int
 	StartedAt    time.Time // zero when not running
-	Restarts     int    // Crashes + OperatorRestarts
-	LastExit     string // e.g. "exit 1", "signal: killed"; "" before the first exit
+	Restarts     int       // Crashes + OperatorRestarts
+	LastExit     string    // e.g. "exit 1", "signal: killed"; "" before the first exit
 	BackoffUntil time.Time
 	Faults       []stage.Fault // faults active on this stage
 	Paused       bool          // SIGSTOPped (pause or slow fault); shows stale once silent

@@ -42,7 +42,7 @@ type Status struct {
 	// OldestUnacked is when the oldest frame the generator still holds
 	// unacknowledged (not yet stored) was first published; zero when none.
 	OldestUnacked time.Time `json:"oldest_unacked,omitzero"`
-	Delivery    string    `json:"delivery,omitempty"`  // reliable or best-effort
+	Delivery      string    `json:"delivery,omitempty"` // reliable or best-effort
 	// StateReason says why the stage is in State while that lasts (e.g.
 	// unacked's reason and hint); empty in the ordinary states.
 	StateReason string `json:"state_reason,omitempty"`
