@@ -232,7 +232,7 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		return nil
 	}
-	return runConsole(ctx, cfg, metricsLn)
+	return runConsole(ctx, cfg, set, metricsLn)
 }
 
 // serveMetrics serves sup's Prometheus metrics on ln (nil: none) until the
@@ -254,7 +254,7 @@ func serveMetrics(ln net.Listener, sup *supervisor.Supervisor, log *slog.Logger)
 
 // runConsole runs the supervisor under the terminal console. Logs go to a
 // file in the run folder: the console owns the terminal.
-func runConsole(ctx context.Context, cfg supervisor.Config, metricsLn net.Listener) error {
+func runConsole(ctx context.Context, cfg supervisor.Config, set config.Settings, metricsLn net.Listener) error {
 	if !isTerminal(os.Stdin) || !isTerminal(os.Stdout) {
 		return errors.New("the console needs a terminal; use --no-tui to run headless")
 	}
@@ -273,9 +273,10 @@ func runConsole(ctx context.Context, cfg supervisor.Config, metricsLn net.Listen
 	done := make(chan error, 1)
 	go func() { done <- sup.Run(runCtx) }()
 	draw := func(ctx context.Context) (string, error) {
-		return dbcmd.DrawLatest(ctx, cfg.DB, ".")
+		return dbcmd.DrawLatest(ctx, cfg.DB, sup.RunDir())
 	}
-	uiErr := tui.Run(ctx, sup, tui.Options{DBPath: cfg.DB, Draw: draw})
+	uiErr := tui.Run(ctx, sup, tui.Options{DBPath: cfg.DB, Draw: draw, RunDir: sup.RunDir(),
+		NoConfirm: set.NoConfirm, Tour: set.Tour})
 	fmt.Fprintln(os.Stderr, "imaging-tui: stopping the pipeline (the generator first drains its frames in flight; Ctrl-C again to kill at once)…")
 	stopForce := killOnSecondSignal(sup, os.Stderr, true)
 	defer stopForce()

@@ -51,6 +51,45 @@ func history(base float64, n int) []float64 {
 // extractor-1 killed and backing off, extractor-2 paused. at shifts the
 // status times and byte counters so two fixtures a second apart give rates.
 func fixture(at time.Duration) supervisor.Snapshot {
+	s := fixtureBase(at)
+	now := t0.Add(at)
+	for i := range s.Stages {
+		st := &s.Stages[i]
+		if st.Status != nil {
+			st.FramesIn, st.FramesOut, st.Errors = st.Status.FramesIn, st.Status.FramesOut, st.Status.Errors
+			if st.State == supervisor.StateRunning {
+				st.FPS = st.Status.FPS
+			}
+		}
+		st.LogPath = "/tmp/imaging-tui-run/logs/" + st.Name + ".log"
+		st.Args = []string{"stage", string(st.Kind), "--instance", st.Name, "--delivery", "reliable"}
+		st.States = []supervisor.StateChange{{At: t0.Add(-5 * time.Minute), State: supervisor.StateStarting},
+			{At: t0.Add(-5*time.Minute + time.Second), State: supervisor.StateRunning}}
+		if st.PID != 0 {
+			st.CPUPercent, st.RSS = 42, 120<<20
+			st.Runs = []supervisor.ProcessRun{{PID: st.PID, Started: st.StartedAt}}
+		}
+	}
+	// The supervisor's figures over the run: extractor-0 crashed once and
+	// was restarted once by the operator, with frames before; extractor-1
+	// was killed by the operator; extractor-2 is paused.
+	x0, x1, x2 := &s.Stages[1], &s.Stages[2], &s.Stages[3]
+	x0.Crashes, x0.OperatorRestarts = 1, 1
+	x0.FramesIn, x0.FramesOut, x0.Errors = x0.FramesIn+300, x0.FramesOut+296, x0.Errors+2
+	x0.LastError, x0.LastErrorAt = x0.Status.LastError, t0.Add(-4*time.Second)
+	x0.Runs = append([]supervisor.ProcessRun{
+		{PID: 4201, Started: t0.Add(-5 * time.Minute), Ended: t0.Add(-3 * time.Minute), Exit: "exit 1", Cause: supervisor.CauseCrash, In: 150, Out: 148},
+		{PID: 4230, Started: t0.Add(-3 * time.Minute), Ended: t0.Add(-2*time.Minute - time.Second), Exit: "exit 0", Cause: supervisor.CauseOperator, In: 150, Out: 148},
+	}, x0.Runs...)
+	x1.OperatorRestarts = 1
+	x1.Runs = []supervisor.ProcessRun{{PID: 4251, Started: t0.Add(-5 * time.Minute), Ended: t0.Add(-time.Second), Exit: "signal: killed", Cause: supervisor.CauseOperator, In: 590, Out: 590}}
+	x2.StalledSince = t0.Add(-12 * time.Second)
+	s.Stages[0].Status.OldestUnacked = now.Add(-1500 * time.Millisecond)
+	s.Kinds = []supervisor.KindTotals{{Kind: "generator", Instances: 1}, {Kind: "extractor", Instances: 3}, {Kind: "logger", Instances: 1}}
+	return s
+}
+
+func fixtureBase(at time.Duration) supervisor.Snapshot {
 	now := t0.Add(at)
 	sec := uint64(at / time.Second)
 	return supervisor.Snapshot{
@@ -210,6 +249,9 @@ func (f *fakeController) Scale(delta int) error      { return f.record("Scale %+
 func (f *fakeController) Inject(name string, fl stage.Fault) error {
 	return f.record("Inject %s %s", name, fl)
 }
+func (f *fakeController) Clear(name string, fl stage.Fault) error {
+	return f.record("Clear %s %s", name, fl)
+}
 
 // newTestModel is a model over f with fixed time and colourless styles.
 func newTestModel(f *fakeController, opts Options) model {
@@ -227,7 +269,7 @@ func keyMsg(k string) tea.KeyMsg {
 	named := map[string]tea.KeyType{
 		"up": tea.KeyUp, "down": tea.KeyDown, "shift+up": tea.KeyShiftUp, "shift+down": tea.KeyShiftDown,
 		"pgup": tea.KeyPgUp, "pgdown": tea.KeyPgDown, "home": tea.KeyHome, "end": tea.KeyEnd,
-		"esc": tea.KeyEsc, "ctrl+c": tea.KeyCtrlC, "enter": tea.KeyEnter,
+		"esc": tea.KeyEsc, "ctrl+c": tea.KeyCtrlC, "enter": tea.KeyEnter, "tab": tea.KeyTab, "backspace": tea.KeyBackspace,
 	}
 	if t, ok := named[k]; ok {
 		return tea.KeyMsg{Type: t}

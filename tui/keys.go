@@ -30,8 +30,16 @@ type KeyMap struct {
 	Faults   key.Binding // open the fault menu
 	Draw     key.Binding // draw the latest frame
 	Help     key.Binding // toggle the full help
-	Close    key.Binding // close the full help or the fault menu
+	Close    key.Binding // close the full help, the fault menu, the detail view, the full-screen log
 	Quit     key.Binding
+	Detail   key.Binding // the selected stage's detail view
+	Focus    key.Binding // which pane the scroll keys move: logs or events
+	Filter   key.Binding // filter the log pane
+	Next     key.Binding // next match of the filter (newer)
+	Prev     key.Binding // previous match (older)
+	Wrap     key.Binding // wrap long log lines
+	FullLog  key.Binding // the log pane on the whole screen
+	ClearAll key.Binding // clear every fault on every stage
 
 	// Fault lists the fault menu's keys, one per stage.AllFaults entry
 	// (at most nine: 1..9), in menu order.
@@ -44,28 +52,36 @@ type KeyMap struct {
 // DefaultKeyMap returns the console's key bindings.
 func DefaultKeyMap() KeyMap {
 	km := KeyMap{
-		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "select previous stage")),
-		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "select next stage")),
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "previous stage")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "next stage")),
 		LogUp:    key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "scroll log back")),
-		LogDown:  key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgdn", "scroll log forward")),
+		LogDown:  key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgdn", "scroll log fwd")),
 		LogTop:   key.NewBinding(key.WithKeys("home"), key.WithHelp("home", "oldest log line")),
 		LogEnd:   key.NewBinding(key.WithKeys("end"), key.WithHelp("end", "follow the log")),
 		Start:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "start stage")),
-		Stop:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop stage (TERM, then KILL)")),
+		Stop:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop (TERM, KILL)")),
 		Kill:     key.NewBinding(key.WithKeys("K", "9"), key.WithHelp("K/9", "kill -9")),
 		Restart:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart stage")),
 		Pause:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause / resume")),
-		MoveUp:   key.NewBinding(key.WithKeys("[", "shift+up"), key.WithHelp("[", "move earlier (shift+↑)")),
-		MoveDown: key.NewBinding(key.WithKeys("]", "shift+down"), key.WithHelp("]", "move later (shift+↓)")),
-		RestartA: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restart all in order")),
+		MoveUp:   key.NewBinding(key.WithKeys("[", "shift+up"), key.WithHelp("[", "earlier in order")),
+		MoveDown: key.NewBinding(key.WithKeys("]", "shift+down"), key.WithHelp("]", "later in order")),
+		RestartA: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restart all")),
 		ScaleUp:  key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "add an extractor")),
-		ScaleDn:  key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "remove an extractor")),
+		ScaleDn:  key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "remove extractor")),
 		Faults:   key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "fault menu")),
-		Draw:     key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "draw latest frame")),
+		Draw:     key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "draw last frame")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "all keys")),
 		Close:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit (stops all)")),
 		Select:   key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑↓", "select")),
+		Detail:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "stage details")),
+		Focus:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "scroll log/events")),
+		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter the log")),
+		Next:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
+		Prev:     key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "prev match")),
+		Wrap:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wrap log lines")),
+		FullLog:  key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "full-screen log")),
+		ClearAll: key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "clear every fault")),
 	}
 	for i, f := range stage.AllFaults {
 		if i >= 9 {
@@ -91,6 +107,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 		short(k.Restart, "r", "restart"),
 		short(k.Kill, "K", "kill -9"),
 		short(k.Pause, "p", "pause"),
+		short(k.Detail, "enter", "details"),
 		short(k.Faults, "f", "faults"),
 		short(k.Start, "s", "start"),
 		short(k.Stop, "x", "stop"),
@@ -98,6 +115,8 @@ func (k KeyMap) ShortHelp() []key.Binding {
 		short(k.RestartA, "R", "restart all"),
 		combine("+/-", "extractors", k.ScaleUp, k.ScaleDn),
 		combine("pgup/dn", "log", k.LogUp, k.LogDown),
+		short(k.Filter, "/", "filter"),
+		short(k.ClearAll, "F", "clear faults"),
 		short(k.Draw, "d", "draw"),
 	}
 }
@@ -119,8 +138,10 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		b.SetHelp("f "+b.Help().Key, "fault "+string(stage.AllFaults[i]))
 		faults = append(faults, b)
 	}
+	faults = append(faults, k.ClearAll)
 	return [][]key.Binding{
-		{k.Up, k.Down, k.LogUp, k.LogDown, k.LogTop, k.LogEnd},
+		{k.Up, k.Down, k.Detail, k.LogUp, k.LogDown, k.LogTop, k.LogEnd, k.Focus},
+		{k.Filter, k.Next, k.Prev, k.Wrap, k.FullLog},
 		{k.Start, k.Stop, k.Kill, k.Restart, k.Pause},
 		{k.MoveUp, k.MoveDown, k.RestartA, k.ScaleUp, k.ScaleDn},
 		faults,

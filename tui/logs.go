@@ -1,8 +1,10 @@
 package tui
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/x/ansi"
@@ -98,17 +100,26 @@ func (m model) eventPane(w, h int) []string {
 	if h <= 0 {
 		return nil
 	}
+	events := m.events()
+	end := max(0, len(events)-m.eventOffset)
 	rows := h - 1
 	var blocks [][]string // newest first
-	for i := len(m.snap.Events) - 1; i >= 0 && rows > 0; i-- {
-		b := m.eventLines(m.snap.Events[i], w, rows > 1)
+	for i := end - 1; i >= 0 && rows > 0; i-- {
+		b := m.eventLines(events[i], w, rows > 1)
 		if len(b) > rows {
-			b = m.eventLines(m.snap.Events[i], w, false)
+			b = m.eventLines(events[i], w, false)
 		}
 		blocks = append(blocks, b)
 		rows -= len(b)
 	}
-	out := []string{m.sectionTitle("Events", w)}
+	title := "Events"
+	switch {
+	case m.eventOffset > 0:
+		title += " ↑" + strconv.Itoa(m.eventOffset) + " (end follows)"
+	case m.focusEvents:
+		title += " (pgup scrolls)"
+	}
+	out := []string{m.paneTitle(title, w, m.focusEvents)}
 	for i := len(blocks) - 1; i >= 0; i-- {
 		out = append(out, blocks[i]...)
 	}
@@ -116,6 +127,25 @@ func (m model) eventPane(w, h int) []string {
 		out = append(out, "")
 	}
 	return out
+}
+
+// events are the supervisor's events with the tour's narration among them,
+// oldest first.
+func (m model) events() []supervisor.Event {
+	if len(m.notes) == 0 {
+		return m.snap.Events
+	}
+	all := append(slices.Clone(m.snap.Events), m.notes...)
+	slices.SortStableFunc(all, func(a, b supervisor.Event) int { return a.At.Compare(b.At) })
+	return all
+}
+
+// paneTitle is a pane's title, marked when the scroll keys move it.
+func (m model) paneTitle(title string, w int, focused bool) string {
+	if focused {
+		title = "▸ " + title
+	}
+	return m.sectionTitle(title, w)
 }
 
 // eventLines draws one event in one line of at most w cells, or, if wrap,
@@ -148,46 +178,106 @@ func (m model) eventLines(e supervisor.Event, w int, wrap bool) []string {
 	return []string{head + first, "  " + trunc(rest, w-2)}
 }
 
-// logPane is the selected stage's log lines, scrolled logOffset lines back
-// from the newest, under a title; h lines in all.
+// logPane is the selected stage's log lines (those matching the filter,
+// if one is set), scrolled logOffset lines back from the newest, under a
+// title; h lines in all. Long lines are cut, or wrapped when wrap is on.
 func (m model) logPane(w, h int) []string {
 	if h <= 0 {
 		return nil
 	}
-	title := "Logs"
-	if m.selected != "" {
-		title += " " + clean(m.selected)
-	}
+	logs := m.shownLogs()
 	rows := h - 1
-	end := max(0, len(m.logs)-m.logOffset)
-	start := max(0, end-rows)
-	if m.logOffset > 0 {
-		title += " ↑" + strconv.Itoa(m.logOffset) + " (end follows)"
-	} else if len(m.logs) > rows {
-		title += " (pgup scrolls)"
-	}
-	out := []string{m.sectionTitle(title, w)}
+	out := []string{m.paneTitle(m.logTitle(len(logs), rows), w, !m.focusEvents)}
 	switch {
 	case m.logsFor != m.selected || m.selected == "":
 		out = append(out, m.styles.Dim.Render(trunc("…", w)))
 	case len(m.logs) == 0:
 		out = append(out, m.styles.Dim.Render(trunc("no output yet", w)))
+	case len(logs) == 0:
+		out = append(out, m.styles.Dim.Render(trunc("no line matches "+strconv.Quote(m.filter), w)))
 	}
 	loc := m.now().Location()
-	for _, line := range m.logs[start:end] {
-		text, level := compactLog(line, loc, w >= 100)
-		text = trunc(clean(text), w)
-		switch level {
-		case "ERROR":
-			text = m.styles.Error.Render(text)
-		case "WARN":
-			text = m.styles.Blocked.Render(text)
+	end := max(0, len(logs)-m.logOffset)
+	var body []string // built from the newest line back until the pane is full
+	for i := end - 1; i >= 0 && len(body) < rows; i-- {
+		text, level := compactLog(logs[i], loc, w >= 100)
+		text = clean(text)
+		current := m.filter != "" && len(logs)-1-i == m.match
+		if current {
+			text = "» " + text // the match n and N move, visible without colour
 		}
-		out = append(out, text)
+		var lines []string
+		if m.wrap {
+			lines = wrapText(text, w, "  ")
+		} else {
+			lines = []string{trunc(text, w)}
+		}
+		for j, l := range lines {
+			switch {
+			case current:
+				lines[j] = m.styles.Selected.Render(l)
+			case level == "ERROR":
+				lines[j] = m.styles.Error.Render(l)
+			case level == "WARN":
+				lines[j] = m.styles.Blocked.Render(l)
+			}
+		}
+		body = append(lines, body...)
 	}
+	if len(body) > rows {
+		body = body[len(body)-rows:]
+	}
+	out = append(out, body...)
 	out = out[:min(len(out), h)]
 	for len(out) < h {
 		out = append(out, "")
+	}
+	return out
+}
+
+// logTitle says whose log it is, the filter, and how to scroll.
+func (m model) logTitle(n, rows int) string {
+	title := "Logs"
+	if m.selected != "" {
+		title += " " + clean(m.selected)
+	}
+	if m.filter != "" {
+		title += " /" + clean(m.filter) + " (" + strconv.Itoa(n) + " lines; n/N, esc clears)"
+	}
+	if m.wrap {
+		title += " wrapped"
+	}
+	if m.logOffset > 0 {
+		title += " ↑" + strconv.Itoa(m.logOffset) + " (end follows)"
+	} else if n > rows && m.filter == "" {
+		title += " (pgup scrolls)"
+	}
+	return title
+}
+
+// wrapText breaks s into lines of at most w cells, the later ones
+// indented, at spaces where it can.
+func wrapText(s string, w int, indent string) []string {
+	if w <= len(indent)+4 || ansi.StringWidth(s) <= w {
+		return []string{trunc(s, w)}
+	}
+	var out []string
+	for prefix := ""; s != ""; prefix = indent {
+		room := w - len(prefix)
+		if ansi.StringWidth(s) <= room {
+			out = append(out, prefix+s)
+			break
+		}
+		cut := ansi.Truncate(s, room, "")
+		if i := strings.LastIndexByte(cut, ' '); i > room/2 {
+			cut = cut[:i]
+		}
+		if cut == "" { // a character wider than the room
+			_, n := utf8.DecodeRuneInString(s)
+			cut = s[:n]
+		}
+		out = append(out, prefix+cut)
+		s = strings.TrimLeft(s[len(cut):], " ")
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -45,6 +46,24 @@ type model struct {
 
 	menu     bool // the fault menu is open
 	showHelp bool // the full help replaces the panes
+	detail   bool // the selected stage's detail view replaces the panes
+	logFull  bool // the log pane takes the whole screen
+
+	confirm   *confirmation // a destructive action waiting for y
+	noConfirm bool
+
+	filter      string // the log pane shows only lines holding it
+	filtering   bool   // the filter is being typed
+	filterBuf   string
+	match       int  // the highlighted match, counted back from the newest
+	wrap        bool // long log lines wrap instead of being cut
+	focusEvents bool // the scroll keys move the event log, not the log pane
+	eventOffset int  // events scrolled back from the newest
+
+	host   string // this machine's name: stages elsewhere show theirs
+	runDir string
+	notes  []supervisor.Event // the tour's narration, merged into the events
+	tour   *tour
 
 	flash    string
 	flashErr bool
@@ -68,6 +87,11 @@ func newModel(ctx context.Context, c Controller, opts Options, st Styles) model 
 	if m.now == nil {
 		m.now = time.Now
 	}
+	m.host, _ = os.Hostname()
+	m.runDir, m.noConfirm = opts.RunDir, opts.NoConfirm
+	if opts.Tour {
+		m.tour = &tour{steps: tourSteps()}
+	}
 	if opts.Draw != nil {
 		draw := opts.Draw
 		m.draw = func() (string, error) { return draw(ctx) }
@@ -80,6 +104,9 @@ func newModel(ctx context.Context, c Controller, opts Options, st Styles) model 
 
 // Init starts the refresh loop.
 func (m model) Init() tea.Cmd {
+	if m.tour != nil {
+		return tea.Batch(fetchCmd(m.c, m.selected), m.tour.cmd(0))
+	}
 	return fetchCmd(m.c, m.selected)
 }
 
@@ -127,6 +154,8 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.setFlash("✓ frame drawn: "+msg.Path, false)
 		}
 		return m, nil
+	case tourMsg:
+		return m.playTour(msg.step)
 	case tea.KeyMsg:
 		if msg.Type == tea.KeyRunes && !msg.Paste && len(msg.Runes) > 1 {
 			return m.handleKeys(msg)
@@ -153,6 +182,10 @@ func (m model) handleKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 func (m model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
 	switch {
+	case m.confirm != nil:
+		return m.answer(msg)
+	case m.filtering:
+		return m.editFilter(msg), nil
 	case key.Matches(msg, k.Quit):
 		return m, tea.Quit
 	case key.Matches(msg, k.Help):
@@ -165,49 +198,112 @@ func (m model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.selectBy(+1)
 	}
 	if m.menu {
-		switch {
-		case key.Matches(msg, k.Close), key.Matches(msg, k.Faults):
-			m.menu = false
-		default:
-			for i, b := range k.Fault {
-				if key.Matches(msg, b) {
-					m.menu = false
-					f := stage.AllFaults[i]
-					op := "fault " + string(f) // one-shot: kill
-					if st, ok := m.selectedStage(); ok && f != stage.FaultKill {
-						op += " on" // faults are toggled: say which way
-						if slices.Contains(st.Faults, f) {
-							op = "fault " + string(f) + " off"
-						}
-					}
-					return m.stageCmd(op, func(name string) error { return m.c.Inject(name, f) })
-				}
-			}
-		}
+		return m.menuKey(msg)
+	}
+	if next, ok := m.viewKey(msg); ok {
+		return next, nil
+	}
+	return m.commandKey(msg)
+}
+
+// menuKey handles a key while the fault menu is open.
+func (m model) menuKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	if key.Matches(msg, k.Close) || key.Matches(msg, k.Faults) {
+		m.menu = false
 		return m, nil
 	}
+	for i, b := range k.Fault {
+		if !key.Matches(msg, b) {
+			continue
+		}
+		m.menu = false
+		f := stage.AllFaults[i]
+		op := "fault " + string(f) // one-shot: kill
+		if st, ok := m.selectedStage(); ok && f != stage.FaultKill {
+			op += " on" // faults are toggled: say which way
+			if slices.Contains(st.Faults, f) {
+				op = "fault " + string(f) + " off"
+			}
+		}
+		run := func(m model) (tea.Model, tea.Cmd) {
+			return m.stageCmd(op, func(name string) error { return m.c.Inject(name, f) })
+		}
+		if f == stage.FaultKill || f == stage.FaultCrashLoop {
+			return m.ask(op+" "+m.selected, run)
+		}
+		return run(m)
+	}
+	return m, nil
+}
+
+// viewKey handles the keys that change only what is shown: views,
+// scrolling, the log filter. ok is false for other keys.
+func (m model) viewKey(msg tea.KeyMsg) (model, bool) {
+	k := m.keys
+	rows := max(1, m.layout().logRows-1)
 	switch {
 	case key.Matches(msg, k.Close):
-		m.showHelp = false
+		switch {
+		case m.showHelp:
+			m.showHelp = false
+		case m.detail:
+			m.detail = false
+		case m.logFull:
+			m.logFull = false
+		case m.filter != "":
+			m.filter, m.match = "", 0
+		}
+	case key.Matches(msg, k.Detail):
+		m.detail, m.logFull, m.showHelp = !m.detail, false, false
+	case key.Matches(msg, k.FullLog):
+		m.logFull, m.detail, m.showHelp = !m.logFull, false, false
+	case key.Matches(msg, k.Focus):
+		m.focusEvents = !m.focusEvents
+	case key.Matches(msg, k.Wrap):
+		m.wrap = !m.wrap
+	case key.Matches(msg, k.Filter):
+		m.filtering, m.filterBuf = true, m.filter
+	case key.Matches(msg, k.Next):
+		m.stepMatch(+1)
+	case key.Matches(msg, k.Prev):
+		m.stepMatch(-1)
 	case key.Matches(msg, k.LogUp):
-		m.logOffset += max(1, m.layout().logRows-1)
-		m.clampLogOffset()
+		m.scroll(rows)
 	case key.Matches(msg, k.LogDown):
-		m.logOffset -= max(1, m.layout().logRows-1)
-		m.clampLogOffset()
+		m.scroll(-rows)
 	case key.Matches(msg, k.LogTop):
-		m.logOffset = len(m.logs)
-		m.clampLogOffset()
+		m.scroll(1 << 30)
 	case key.Matches(msg, k.LogEnd):
-		m.logOffset = 0
+		m.scroll(-(1 << 30))
+	default:
+		return m, false
+	}
+	return m, true
+}
+
+// scroll moves the focused pane d lines back (d > 0) or forward.
+func (m *model) scroll(d int) {
+	if m.focusEvents {
+		m.eventOffset = min(max(m.eventOffset+d, 0), max(0, len(m.snap.Events)-1))
+		return
+	}
+	m.logOffset += d
+	m.clampLogOffset()
+}
+
+// commandKey handles the keys that act on the pipeline.
+func (m model) commandKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	switch {
 	case key.Matches(msg, k.Start):
 		return m.stageCmd("start", m.c.Start)
 	case key.Matches(msg, k.Stop):
-		return m.stageCmd("stop", m.c.Stop)
+		return m.askStage("stop", "TERM, then KILL; it stays stopped until s", m.c.Stop)
 	case key.Matches(msg, k.Kill):
-		return m.stageCmd("kill -9", m.c.Kill)
+		return m.askStage("kill -9", "the restart policy brings it back", m.c.Kill)
 	case key.Matches(msg, k.Restart):
-		return m.stageCmd("restart", m.c.Restart)
+		return m.askStage("restart", "stop it and start it again", m.c.Restart)
 	case key.Matches(msg, k.Pause):
 		if st, ok := m.selectedStage(); ok && st.Paused {
 			return m.stageCmd("resume", m.c.Resume)
@@ -218,14 +314,20 @@ func (m model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.MoveDown):
 		return m.stageCmd("move down", m.c.MoveDown)
 	case key.Matches(msg, k.RestartA):
-		m.setFlash("restart all…", false)
-		return m, commandCmd("restart all", "", m.c.RestartAll)
+		return m.ask("restart all stages in the start order", func(m model) (tea.Model, tea.Cmd) {
+			m.setFlash("restart all…", false)
+			return m, commandCmd("restart all", "", m.c.RestartAll)
+		})
 	case key.Matches(msg, k.ScaleUp):
 		m.setFlash("scale +1…", false)
 		return m, commandCmd("scale +1", "", func() error { return m.c.Scale(+1) })
 	case key.Matches(msg, k.ScaleDn):
-		m.setFlash("scale -1…", false)
-		return m, commandCmd("scale -1", "", func() error { return m.c.Scale(-1) })
+		return m.ask("remove the last extractor", func(m model) (tea.Model, tea.Cmd) {
+			m.setFlash("scale -1…", false)
+			return m, commandCmd("scale -1", "", func() error { return m.c.Scale(-1) })
+		})
+	case key.Matches(msg, k.ClearAll):
+		return m.clearAllFaults()
 	case key.Matches(msg, k.Faults):
 		if _, ok := m.selectedStage(); !ok {
 			m.setFlash("✗ faults: no stage selected", true)

@@ -72,6 +72,7 @@ func TestStageCommands(t *testing.T) {
 		t.Run(tt.key, func(t *testing.T) {
 			f := newFake(fixture(0))
 			m := loaded(t, f)
+			m.noConfirm = true // TestConfirmation asks
 			m, _ = update(t, m, keyMsg("j"))
 			if m.selected != "extractor-0" {
 				t.Fatalf("after j: selected %q; want extractor-0", m.selected)
@@ -128,6 +129,7 @@ func TestCommandFailureFlashes(t *testing.T) {
 	f := newFake(fixture(0))
 	f.err = errors.New("no such stage")
 	m := loaded(t, f)
+	m.noConfirm = true
 	m, cmd := update(t, m, keyMsg("r"))
 	for _, msg := range run(t, cmd) {
 		m, _ = update(t, m, msg)
@@ -176,6 +178,7 @@ func TestFaultMenu(t *testing.T) {
 		t.Run(k+"_"+string(fault), func(t *testing.T) {
 			f := newFake(fixture(0))
 			m := loaded(t, f)
+			m.noConfirm = true
 			m, _ = update(t, m, keyMsg("j"))
 			m, cmd := update(t, m, keyMsg("f"))
 			if !m.menu || cmd != nil {
@@ -472,6 +475,7 @@ func TestLogScroll(t *testing.T) {
 
 func TestLinkRates(t *testing.T) {
 	m := loaded(t, newFake(fixture(0)))
+	m.width, m.height = 120, 40
 	v := m.View()
 	// generator: 3 MB in 1 s; extractors: 0.25 MB/s from extractor-0 only
 	// (extractor-1 is backing off, extractor-2 paused).
@@ -531,9 +535,9 @@ func TestNoColorIsReadable(t *testing.T) {
 func TestKeysTogether(t *testing.T) {
 	f := newFake(fixture(0))
 	m := loaded(t, f)
-	m, cmd := update(t, m, keyMsg("jK"))
+	m, cmd := update(t, m, keyMsg("jKy"))
 	if m.selected != "extractor-0" {
-		t.Fatalf("after \"jK\": selected %q; want extractor-0", m.selected)
+		t.Fatalf("after \"jKy\": selected %q; want extractor-0", m.selected)
 	}
 	for _, msg := range run(t, cmd) {
 		m, _ = update(t, m, msg)
@@ -562,6 +566,7 @@ func TestFaultFlashSaysWhichWay(t *testing.T) {
 		{"1", "✓ fault kill extractor-0"}, // one-shot
 	} {
 		m := loaded(t, newFake(fixture(0)))
+		m.noConfirm = true
 		m, _ = update(t, m, keyMsg("j"))
 		m, _ = update(t, m, keyMsg("f"))
 		m, cmd := update(t, m, keyMsg(tt.key))
@@ -641,5 +646,99 @@ func TestBoxFaultsFit(t *testing.T) {
 	want := []string{"● backoff 3s", "last exit: killed", "restarts 1 · crashloop"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("boxContent = %q; want %q", got, want)
+	}
+}
+
+// TestConfirmation: the destructive keys ask; y (or enter) runs the
+// command, any other key cancels it; --no-confirm runs it at once.
+func TestConfirmation(t *testing.T) {
+	for _, k := range []string{"x", "K", "9", "r", "R", "-"} {
+		for _, answer := range []string{"y", "enter", "n", "esc"} {
+			f := newFake(fixture(0))
+			m := loaded(t, f)
+			m, _ = update(t, m, keyMsg("j"))
+			m, cmd := update(t, m, keyMsg(k))
+			if m.confirm == nil || cmd != nil {
+				t.Fatalf("%s: confirm %v, command %v; want a question and no command", k, m.confirm, cmd != nil)
+			}
+			m, cmd = update(t, m, keyMsg(answer))
+			run(t, cmd)
+			got := f.commands()
+			if yes := answer == "y" || answer == "enter"; yes != (len(got) == 1) || m.confirm != nil {
+				t.Errorf("%s then %s: calls %q, still asking %v", k, answer, got, m.confirm != nil)
+			}
+		}
+	}
+	f := newFake(fixture(0))
+	m := newTestModel(f, Options{NoConfirm: true})
+	m, _ = update(t, m, SnapshotMsg{Snapshot: fixture(0)})
+	_, cmd := update(t, m, keyMsg("K"))
+	run(t, cmd)
+	if got := f.commands(); len(got) != 1 {
+		t.Errorf("K with NoConfirm: calls %q; want the kill at once", got)
+	}
+}
+
+// TestClearAllFaults: F clears every fault on every stage.
+func TestClearAllFaults(t *testing.T) {
+	f := newFake(fixture(0))
+	m := loaded(t, f)
+	_, cmd := update(t, m, keyMsg("F"))
+	run(t, cmd)
+	want := []string{"Clear extractor-0 slow", "Clear extractor-2 pause"}
+	if got := f.commands(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("F: calls %q; want %q", got, want)
+	}
+}
+
+// TestDataFlowOrder: the boxes follow the data, not the start order.
+func TestDataFlowOrder(t *testing.T) {
+	s := fixture(0)
+	// The logger moved first in the start order.
+	s.Stages = append([]supervisor.StageSnapshot{s.Stages[4]}, s.Stages[:4]...)
+	m := loaded(t, newFake(s))
+	m, _ = update(t, m, SnapshotMsg{Snapshot: s})
+	v := m.View()
+	lines := strings.Split(v, "\n")
+	top := lines[1]
+	g, x, l := strings.Index(top, "generator"), strings.Index(top, "extractor-0"), strings.Index(top, "logger")
+	if g < 0 || x < g || l < x {
+		t.Fatalf("boxes not in flow order:\n%s", v)
+	}
+	if !strings.Contains(v, "logger › generator › extractor-0") {
+		t.Fatalf("start order not shown:\n%s", v)
+	}
+	// Replicas side by side: no arrow between extractor boxes.
+	mid := lines[3]
+	if i, j := strings.Index(mid, "│pid 4250"), strings.LastIndex(mid, "pid 4252"); i < 0 || j < 0 || strings.Contains(mid[i:j], "→") {
+		t.Errorf("an arrow between replicas:\n%s", v)
+	}
+}
+
+// TestWrapAndFullLog: w wraps long log lines; L shows the log alone.
+func TestWrapAndFullLog(t *testing.T) {
+	m := loaded(t, newFake(fixture(0)))
+	m, _ = update(t, m, keyMsg("L"))
+	v := m.View()
+	if !m.logFull || strings.Contains(v, "STAGE") || strings.Count(v, "seq=") < 15 {
+		t.Fatalf("L: not a full-screen log:\n%s", v)
+	}
+	m, _ = update(t, m, keyMsg("w"))
+	if !m.wrap || !strings.Contains(m.View(), "wrapped") {
+		t.Fatalf("w: not wrapped:\n%s", m.View())
+	}
+	m, _ = update(t, m, keyMsg("esc"))
+	if m.logFull {
+		t.Fatal("esc did not leave the full-screen log")
+	}
+}
+
+// TestEventScroll: tab gives the scroll keys to the event log.
+func TestEventScroll(t *testing.T) {
+	m := loaded(t, newFake(fixture(0)))
+	m, _ = update(t, m, keyMsg("tab"))
+	m, _ = update(t, m, keyMsg("pgup"))
+	if m.eventOffset == 0 || m.logOffset != 0 || !strings.Contains(m.View(), "Events ↑") {
+		t.Fatalf("tab, pgup: event offset %d, log offset %d:\n%s", m.eventOffset, m.logOffset, m.View())
 	}
 }

@@ -52,10 +52,29 @@ func live(st supervisor.StageSnapshot) bool {
 	return false
 }
 
-// viewPipeline draws the stages as boxes in start order, joined by arrows,
-// wrapping onto more rows when they do not fit across.
+// flowOrder is the stages as the data flows through them: the kinds in
+// stage.Table's order (generator, extractor pool, logger), each kind's
+// instances together in their start order, then kinds the table does not
+// know (a remote stage's). It does not change when the start order does.
+func flowOrder(stages []supervisor.StageSnapshot) []supervisor.StageSnapshot {
+	rank := func(k stage.Kind) int {
+		for i, sp := range stage.Table {
+			if sp.Kind == k {
+				return i
+			}
+		}
+		return len(stage.Table)
+	}
+	out := slices.Clone(stages)
+	slices.SortStableFunc(out, func(a, b supervisor.StageSnapshot) int { return rank(a.Kind) - rank(b.Kind) })
+	return out
+}
+
+// viewPipeline draws the stages as boxes in the order the data flows, an
+// arrow between one kind and the next and replicas side by side, wrapping
+// onto more rows when they do not fit across.
 func (m model) viewPipeline(l layout) []string {
-	stages := m.snap.Stages
+	stages := flowOrder(m.snap.Stages)
 	h := l.boxLines + 2
 	var out []string
 	for start := 0; start < len(stages); start += l.perRow {
@@ -67,7 +86,10 @@ func (m model) viewPipeline(l layout) []string {
 		for line := 0; line < h; line++ {
 			var b strings.Builder
 			for i, bx := range boxes {
-				if i > 0 {
+				switch {
+				case i > 0 && row[i].Kind == row[i-1].Kind:
+					b.WriteString(strings.Repeat(" ", l.gapW)) // replicas side by side
+				case i > 0:
 					b.WriteString(m.arrow(line == h/2, l.arrowW))
 				}
 				b.WriteString(bx[line])
@@ -76,6 +98,26 @@ func (m model) viewPipeline(l layout) []string {
 		}
 	}
 	return out[:min(len(out), l.pipeH)]
+}
+
+// viewOrder is the start order, apart from the picture, where [ and ] act.
+func (m model) viewOrder(w int) string {
+	s := m.styles
+	names := make([]string, len(m.snap.Stages))
+	for i, st := range m.snap.Stages {
+		names[i] = clean(st.Name)
+		if st.Name == m.selected {
+			names[i] = s.Key.Render(names[i])
+		}
+	}
+	order := strings.Join(names, s.Dim.Render(" › "))
+	return pick(w,
+		s.Section.Render("START ORDER")+" "+order+s.Dim.Render("  the order stages start in (and restart on R); [ ] move the selected one; the data flows as drawn above"),
+		s.Section.Render("START ORDER")+" "+order+s.Dim.Render("  stages start in this order; [ ] move"),
+		s.Section.Render("START ORDER")+" "+order+s.Dim.Render("  [ ] move"),
+		s.Section.Render("START")+" "+order+s.Dim.Render("  [ ] move"),
+		s.Section.Render("START")+" "+order,
+	)
 }
 
 func (m model) arrow(mid bool, w int) string {
@@ -138,6 +180,12 @@ func (m model) boxContent(st supervisor.StageSnapshot, word string, iw, n int) [
 	if st.State == supervisor.StateBackoff && !st.BackoffUntil.IsZero() {
 		state += " " + fmtDur(st.BackoffUntil.Sub(now).Round(time.Second))
 	}
+	if stalled := stallFor(st, now); stalled != "" {
+		if word == "running" {
+			state = "● stalled"
+		}
+		state += " " + stalled
+	}
 	var fs []string
 	for _, f := range st.Faults {
 		// The state word already says "paused" or "slow".
@@ -147,22 +195,22 @@ func (m model) boxContent(st supervisor.StageSnapshot, word string, iw, n int) [
 		fs = append(fs, string(f))
 	}
 	faults := strings.Join(fs, ",")
-	restarts := strconv.Itoa(st.Restarts)
+	restarts := restartsShort(st)
 	var second, third string
 	if live(st) {
 		second = "pid " + strconv.Itoa(st.PID)
 		if st.PID == 0 {
 			second = "pid -"
 		}
-		if st.State == supervisor.StateRemote && st.Status != nil && st.Status.Host != "" {
-			second += " @" + clean(st.Status.Host)
+		if h := m.hostOf(st); h != "" {
+			second += " @" + h
 		}
 		up := "up -"
 		if !st.StartedAt.IsZero() {
 			up = "up " + fmtDur(now.Sub(st.StartedAt))
 		}
 		if wide {
-			third = up + " · restarts " + restarts
+			third = pick(iw, up+" · "+restartsText(st), up+" · ↻"+restarts, up)
 		} else {
 			second += " ↻" + restarts
 			third = up
@@ -178,13 +226,16 @@ func (m model) boxContent(st supervisor.StageSnapshot, word string, iw, n int) [
 			second = shortExit(exit)
 		}
 		if wide {
-			third = "restarts " + restarts
+			third = restartsText(st)
 		} else {
 			second += " ↻" + restarts
 		}
 	}
 	fstyle := m.styles.Paused
 	stateLine := m.styles.state(word).Render(state)
+	if strings.HasPrefix(state, "● stalled") {
+		stateLine = m.styles.Blocked.Render(state)
+	}
 	switch {
 	case faults == "":
 	case ansi.StringWidth(state+" ["+faults+"]") <= iw:
@@ -196,11 +247,48 @@ func (m model) boxContent(st supervisor.StageSnapshot, word string, iw, n int) [
 	}
 	rate := ""
 	if live(st) && st.Status != nil {
-		rate = fmt.Sprintf("%.1f fps · queue %d", st.Status.FPS, st.Status.QueueDepth)
+		rate = fmt.Sprintf("%.1f fps · queue %d", st.FPS, st.Status.QueueDepth)
 		if !current(st) {
 			rate = m.styles.Dim.Render(rate) // the last status: old news
 		}
 	}
 	lines := []string{stateLine, second, third, rate}
 	return lines[:min(n, len(lines))]
+}
+
+// stallFor is how long the stage has not moved frames ("12s"), or "" while
+// it moves them.
+func stallFor(st supervisor.StageSnapshot, now time.Time) string {
+	if st.StalledSince.IsZero() {
+		return ""
+	}
+	return fmtDur(now.Sub(st.StalledSince))
+}
+
+// restartsShort is the restart count for a narrow place.
+func restartsShort(st supervisor.StageSnapshot) string { return strconv.Itoa(st.Restarts) }
+
+// restartsText is the restart count, saying how many were crashes (the
+// rest were the operator's).
+func restartsText(st supervisor.StageSnapshot) string {
+	switch {
+	case st.Crashes == 1:
+		return "restarts " + strconv.Itoa(st.Restarts) + " (1 crash)"
+	case st.Crashes > 1:
+		return "restarts " + strconv.Itoa(st.Restarts) + " (" + strconv.Itoa(st.Crashes) + " crashes)"
+	}
+	return "restarts " + strconv.Itoa(st.Restarts)
+}
+
+// restartsLong splits the restarts into crashes and the operator's.
+func restartsLong(st supervisor.StageSnapshot) string {
+	return "crashes " + strconv.Itoa(st.Crashes) + " · op " + strconv.Itoa(st.OperatorRestarts)
+}
+
+// hostOf is the host a stage reports from, when it is not this one.
+func (m model) hostOf(st supervisor.StageSnapshot) string {
+	if st.Status == nil || st.Status.Host == "" || st.Status.Host == m.host {
+		return ""
+	}
+	return clean(st.Status.Host)
 }

@@ -34,6 +34,7 @@ type Controller interface {
 	RestartAll() error          // in the current start order
 	Scale(delta int) error      // extractor replicas, +1 or -1
 	Inject(name string, f stage.Fault) error
+	Clear(name string, f stage.Fault) error // turn f off; an inactive fault is no error
 }
 
 // Options configure the console. The zero value is usable.
@@ -48,6 +49,12 @@ type Options struct {
 	// Renderer renders the styles. Defaults to a renderer for Output, which
 	// honours NO_COLOR and detects the terminal's colour profile.
 	Renderer *lipgloss.Renderer
+	// RunDir is the run folder, where d draws frames; shown in the detail view.
+	RunDir string
+	// NoConfirm lets destructive keys act at once, without asking y/n.
+	NoConfirm bool
+	// Tour plays the guided walkthrough (tour.go) when the console starts.
+	Tour bool
 	// Input and Output are the terminal. Default to os.Stdin and os.Stdout.
 	Input  io.Reader
 	Output io.Writer

@@ -5,9 +5,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
@@ -89,19 +91,24 @@ func (m model) countColumns(cw colWidths) (cols []column, sparkCol int) {
 		if !live(st) {
 			return "-" // the process is gone: its last rate is history
 		}
-		return fmt.Sprintf("%.1f", st.Status.FPS)
+		if !st.StalledSince.IsZero() {
+			return s.Blocked.Render("0") // paused, silent or stalled: not its last rate
+		}
+		return fmt.Sprintf("%.1f", st.FPS)
 	})})
 	sparkCol = len(cols)
 	cols = append(cols, column{w: cw.spark})
 	if !cw.narrow {
-		cols = append(cols, column{title: "IN", w: cw.count, right: true, cell: status(func(st supervisor.StageSnapshot) string {
-			return fmtShort(st.Status.FramesIn)
-		})})
+		// Over the run: every process of the stage (the detail view has
+		// each process's own).
+		cols = append(cols, column{title: "IN", w: cw.count, right: true, cell: func(st supervisor.StageSnapshot) string {
+			return fmtShort(st.FramesIn)
+		}})
 	}
 	cols = append(cols,
-		column{title: "OUT", w: cw.count, right: true, cell: status(func(st supervisor.StageSnapshot) string {
-			return fmtShort(st.Status.FramesOut)
-		})},
+		column{title: "OUT", w: cw.count, right: true, cell: func(st supervisor.StageSnapshot) string {
+			return fmtShort(st.FramesOut)
+		}},
 		column{title: "QUEUE", w: cw.qbar + 4, cell: status(func(st supervisor.StageSnapshot) string {
 			full, empty := bar(st.Status.QueueDepth, scale, cw.qbar)
 			return s.BarFull.Render(full) + s.BarEmpty.Render(empty) + fitRight(strconv.Itoa(st.Status.QueueDepth), 4)
@@ -109,12 +116,12 @@ func (m model) countColumns(cw colWidths) (cols []column, sparkCol int) {
 		column{title: "DROP", w: 5, right: true, cell: status(func(st supervisor.StageSnapshot) string {
 			return fmtShort(st.Status.Dropped)
 		})},
-		column{title: "ERR", w: 4, right: true, cell: status(func(st supervisor.StageSnapshot) string {
-			if st.Status.Errors > 0 {
-				return s.Error.Render(fmtShort(st.Status.Errors))
+		column{title: "ERR", w: 4, right: true, cell: func(st supervisor.StageSnapshot) string {
+			if st.Errors > 0 {
+				return s.Error.Render(fmtShort(st.Errors))
 			}
 			return "0"
-		})},
+		}},
 	)
 	return cols, sparkCol
 }
@@ -160,13 +167,11 @@ func (m model) fitColumns(cols []column, sparkCol, w int, wide bool) []column {
 	if lastErrW > 0 {
 		cols = append(cols, column{title: "LAST ERROR", w: lastErrW, cell: func(st supervisor.StageSnapshot) string {
 			switch {
-			case st.Status == nil:
-				return ""
-			case st.Status.StateReason != "" && current(st):
+			case st.Status != nil && st.Status.StateReason != "" && current(st):
 				// Why the stage is in its state matters more, while it lasts.
 				return s.Blocked.Render(trunc(clean(st.Status.StateReason), lastErrW))
-			case st.Status.LastError != "":
-				return s.Error.Render(trunc(clean(st.Status.LastError), lastErrW))
+			case st.LastError != "":
+				return m.errorWithAge(st, lastErrW)
 			}
 			return ""
 		}})
@@ -262,14 +267,19 @@ func (m model) viewInfo(w int) []string {
 			long += " " + s.Blocked.Render("via seed stage ("+fmtCount(int64(l.Seed))+" without trailer)")
 			short += " " + s.Blocked.Render("via seed")
 		}
-		longL = append(longL, long)
-		shortL = append(shortL, short)
+		q := strconv.Itoa(m.queued(l.To))
+		longL = append(longL, long+", "+q+" queued")
+		shortL = append(shortL, short+" q"+q)
 	}
 	dbLine := pick(w,
 		s.Section.Render("DB   ")+" "+strings.Join(long, sep)+dbErr,
 		s.Section.Render("DB   ")+" "+strings.Join(mid, sep)+dbErr,
 		s.Section.Render("DB   ")+" "+strings.Join(short, sep)+dbErr,
 	)
+	if n, oldest, ok := m.unstored(); ok {
+		longL = append(longL, "unstored "+fmtCount(int64(n))+", oldest "+oldest)
+		shortL = append(shortL, "unstored "+fmtCount(int64(n))+", oldest "+oldest)
+	}
 	linkLine := pick(w,
 		s.Section.Render("LINKS")+" "+strings.Join(longL, sep),
 		s.Section.Render("LINKS")+" "+strings.Join(shortL, sep),
@@ -303,6 +313,9 @@ func (m model) viewDetail(w int) string {
 	if st.LastExit != "" {
 		parts = append(parts, "last exit: "+clean(st.LastExit))
 	}
+	if st.Crashes+st.OperatorRestarts > 0 {
+		parts = append(parts, restartsLong(st))
+	}
 	if ss := st.Status; ss != nil {
 		if ss.Latency != nil {
 			parts = append(parts, "latency p50 "+fmtMs(ss.Latency.P50)+" p99 "+fmtMs(ss.Latency.P99))
@@ -316,9 +329,63 @@ func (m model) viewDetail(w int) string {
 		if ss.StateReason != "" && current(st) {
 			parts = append(parts, s.Blocked.Render(word+": "+clean(ss.StateReason)))
 		}
-		if ss.LastError != "" {
-			parts = append(parts, s.Error.Render("error: "+clean(ss.LastError)))
+	}
+	if st.LastError != "" {
+		parts = append(parts, m.errorWithAge(st, w))
+	}
+	parts = append(parts, s.Dim.Render("enter: details"))
+	return trunc(strings.Join(parts, s.Dim.Render(" · ")), w)
+}
+
+// recentError is how long an error stays red; after it, it is dimmed: it
+// is history, not the stage's state.
+const recentError = 30 * time.Second
+
+// errorWithAge is the stage's last error cut to w cells, after how long
+// ago it came ("12s ago: "), red while recent.
+func (m model) errorWithAge(st supervisor.StageSnapshot, w int) string {
+	age := ""
+	style := m.styles.Error
+	if !st.LastErrorAt.IsZero() {
+		d := m.now().Sub(st.LastErrorAt)
+		age = fmtDur(d) + " ago: "
+		if d > recentError {
+			style = m.styles.Dim
 		}
 	}
-	return trunc(strings.Join(parts, s.Dim.Render(" · ")), w)
+	return style.Render(trunc(age+clean(st.LastError), w))
+}
+
+// queued is the frames waiting in the stages of kind (their queue depth),
+// which receive from the link into them.
+func (m model) queued(kind stage.Kind) int {
+	n := 0
+	for _, st := range m.snap.Stages {
+		if st.Kind == kind && live(st) && st.Status != nil {
+			n += st.Status.QueueDepth
+		}
+	}
+	return n
+}
+
+// unstored is how many frames the generators hold unacknowledged (not yet
+// stored) and the age of the oldest; ok is false without reliable
+// delivery, where nothing waits for the database.
+func (m model) unstored() (n int, oldest string, ok bool) {
+	var first time.Time
+	for _, st := range m.snap.Stages {
+		if st.Kind != stage.Generator || !live(st) || st.Status == nil || st.Status.Delivery == string(stage.BestEffort) {
+			continue
+		}
+		ok = true
+		n += st.Status.QueueDepth
+		if o := st.Status.OldestUnacked; !o.IsZero() && (first.IsZero() || o.Before(first)) {
+			first = o
+		}
+	}
+	oldest = "-"
+	if !first.IsZero() {
+		oldest = fmtDur(m.now().Sub(first))
+	}
+	return n, oldest, ok
 }

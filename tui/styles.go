@@ -117,6 +117,8 @@ func (s Styles) eventKind(kind stage.EventKind) lipgloss.Style {
 		return s.Failed
 	case stage.EventFault:
 		return s.Paused
+	case tourKind:
+		return s.Key
 	case stage.EventStop, stage.EventShutdown:
 		return s.Stopped
 	case stage.EventStale:

@@ -5,6 +5,8 @@ import (
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // Box geometry.
@@ -27,9 +29,11 @@ const (
 type layout struct {
 	w, h int
 
-	perRow, boxW, arrowW int // boxes per row, box width, arrow width
+	perRow, boxW, arrowW int // boxes per row, box width, arrow width (between kinds)
+	gapW                 int // space between replicas of one kind
 	boxLines             int // content lines in a box: 1, 3 or 4
 	pipeH                int // lines of the pipeline (all box rows)
+	orderH               int // the start order line
 
 	tableH  int // stage table: header and one row a stage
 	infoH   int // database and link lines
@@ -38,6 +42,47 @@ type layout struct {
 	areaH   int // everything below the boxes: the fault menu and full help use it
 	statusH int // selected stage's details and the flash line
 	sideBy  bool
+}
+
+// fitBoxes chooses boxes per row, their width and the room between them:
+// the widest arrows between kinds and one space between replicas that fit,
+// else narrower arrows, else fewer boxes a row.
+func (l *layout) fitBoxes(stages []supervisor.StageSnapshot) {
+	flow := flowOrder(stages)
+	// joins are the room between the first k boxes: arrows a kinds, gaps
+	// between replicas.
+	joins := func(k int) (arrows, gaps int) {
+		for i := 1; i < k; i++ {
+			if flow[i].Kind == flow[i-1].Kind {
+				gaps++
+			} else {
+				arrows++
+			}
+		}
+		return arrows, gaps
+	}
+	l.perRow, l.arrowW, l.gapW = len(flow), 3, 1
+	for {
+		a, g := joins(l.perRow)
+		if l.perRow == 1 || l.perRow*minBoxW+a*l.arrowW+g*l.gapW <= l.w {
+			break
+		}
+		if l.arrowW == 3 && l.perRow*minBoxW+a+g <= l.w {
+			l.arrowW = 1
+			break
+		}
+		l.perRow--
+		l.arrowW = 3
+	}
+	a, g := joins(l.perRow)
+	if l.perRow == 1 {
+		l.arrowW = 0
+	}
+	l.boxW = min(maxBoxW, max(1, (l.w-a*l.arrowW-g*l.gapW)/l.perRow))
+	if a > 0 && l.arrowW == 3 {
+		spare := l.w - l.perRow*l.boxW - a*l.arrowW - g*l.gapW
+		l.arrowW = min(maxArrowW, l.arrowW+spare/a)
+	}
 }
 
 func (m model) layout() layout {
@@ -49,26 +94,10 @@ func (m model) layout() layout {
 	avail := max(0, l.h-1-l.statusH-1) // title, status, help bar
 	n := len(m.snap.Stages)
 
-	l.perRow, l.arrowW = n, 3
 	if n == 0 {
 		l.pipeH = 1
 	} else {
-		for l.perRow > 1 && l.perRow*minBoxW+(l.perRow-1)*l.arrowW > l.w {
-			if l.arrowW == 3 && l.perRow*minBoxW+(l.perRow-1) <= l.w {
-				l.arrowW = 1
-				break
-			}
-			l.perRow--
-			l.arrowW = 3
-		}
-		if l.perRow == 1 {
-			l.arrowW = 0
-		}
-		l.boxW = min(maxBoxW, max(1, (l.w-(l.perRow-1)*l.arrowW)/l.perRow))
-		if l.perRow > 1 && l.arrowW == 3 {
-			spare := l.w - l.perRow*l.boxW - (l.perRow-1)*l.arrowW
-			l.arrowW = min(maxArrowW, l.arrowW+spare/(l.perRow-1))
-		}
+		l.fitBoxes(m.snap.Stages)
 		rows := (n + l.perRow - 1) / l.perRow
 		l.boxLines = 3
 		if l.h >= tallH {
@@ -82,13 +111,20 @@ func (m model) layout() layout {
 	}
 	if m.haveSnap {
 		l.infoH = 2
+		if n > 0 && avail-l.pipeH > 4+n {
+			l.orderH = 1
+		}
 	}
 	l.pipeH = min(l.pipeH, avail)
-	l.areaH = avail - l.pipeH
+	l.areaH = avail - l.pipeH - l.orderH
 	l.tableH = min(l.tableH, l.areaH)
 	l.infoH = min(l.infoH, l.areaH-l.tableH)
 	l.panesH = l.areaH - l.tableH - l.infoH
 	l.sideBy = l.w >= sidePanesMin
+	if m.logFull {
+		l.logRows = max(0, l.h-3-l.statusH)
+		return l
+	}
 	if l.sideBy {
 		l.logRows = max(0, l.panesH-1)
 	} else {
@@ -103,16 +139,25 @@ func (m model) View() string {
 	l := m.layout()
 	var top []string
 	top = append(top, m.viewTitle(l.w))
+	if m.logFull {
+		top = append(top, m.logPane(l.w, l.logRows+1)...)
+		return m.finish(l, top)
+	}
 	if !m.haveSnap {
 		top = append(top, m.styles.Dim.Render("waiting for the supervisor…"))
 	} else if len(m.snap.Stages) == 0 {
 		top = append(top, m.styles.Dim.Render("no stages"))
 	} else {
 		top = append(top, m.viewPipeline(l)...)
+		if l.orderH > 0 {
+			top = append(top, m.viewOrder(l.w))
+		}
 	}
 	switch {
 	case m.menu:
 		top = append(top, m.viewFaultMenu(l.w, l.areaH)...)
+	case m.detail:
+		top = append(top, m.viewStageDetail(l.w, l.areaH)...)
 	case m.showHelp:
 		top = append(top, m.viewFullHelp(l.w, l.areaH)...)
 	default:
@@ -122,6 +167,12 @@ func (m model) View() string {
 		top = append(top, m.viewInfo(l.w)[:l.infoH]...)
 		top = append(top, m.viewPanes(l)...)
 	}
+	return m.finish(l, top)
+}
+
+// finish puts the status and help lines under top and fits it all to the
+// terminal.
+func (m model) finish(l layout, top []string) string {
 	bottom := append(m.viewStatus(l), m.help.View(m.helpKeys()))
 
 	top = top[:min(len(top), max(0, l.h-len(bottom)))]
@@ -185,6 +236,12 @@ func (m model) viewTitle(w int) string {
 // viewStatus is the selected stage's details and/or the flash line.
 func (m model) viewStatus(l layout) []string {
 	detail := m.viewDetail(l.w)
+	switch {
+	case m.confirm != nil:
+		detail = m.confirmLine(l.w)
+	case m.filtering:
+		detail = m.styles.Key.Render(trunc("filter the log: /"+clean(m.filterBuf)+"▏  enter applies · esc cancels", l.w))
+	}
 	var flash string
 	if m.flash != "" && m.now().Sub(m.flashAt) < flashFor {
 		st := m.styles.OK
@@ -196,7 +253,7 @@ func (m model) viewStatus(l layout) []string {
 	if l.statusH >= 2 {
 		return []string{detail, flash}
 	}
-	if flash != "" {
+	if flash != "" && m.confirm == nil && !m.filtering {
 		return []string{flash}
 	}
 	return []string{detail}

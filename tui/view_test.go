@@ -85,8 +85,8 @@ func TestView80x24Lines(t *testing.T) {
 }
 
 // goldenRun drives the real program (teatest) at w×h over the fixture:
-// two snapshots a second apart, then j (select extractor-0) and r
-// (restart), and compares the final screen with testdata/<test>.golden.
+// two snapshots a second apart, then j (select extractor-0), r (restart)
+// and y (confirm), and compares the final screen with testdata/<test>.golden.
 func goldenRun(t *testing.T, w, h int, keys ...string) {
 	f := newFake(fixture(-time.Second), fixture(0))
 	m := newTestModel(f, Options{})
@@ -121,8 +121,9 @@ func goldenRun(t *testing.T, w, h int, keys ...string) {
 	golden.RequireEqual(t, []byte(view))
 }
 
-func TestGolden80x24(t *testing.T)  { goldenRun(t, 80, 24, "j", "r") }
-func TestGolden160x48(t *testing.T) { goldenRun(t, 160, 48, "j", "r") }
+func TestGolden80x24(t *testing.T)   { goldenRun(t, 80, 24, "j", "r", "y") }
+func TestGolden120x40(t *testing.T)  { goldenRun(t, 120, 40, "j", "r", "y") }
+func TestGolden160x48(t *testing.T)  { goldenRun(t, 160, 48, "j", "r", "y") }
 
 // TestGoldenFaultMenu80x24 and TestGoldenHelp80x24 pin the two overlays.
 func TestGoldenFaultMenu80x24(t *testing.T) {
@@ -148,11 +149,87 @@ func TestFullHelpGroupsOnWideScreens(t *testing.T) {
 	found := false
 	for _, line := range strings.Split(v, "\n") {
 		// The first row of each group: navigation, stage commands, ...
-		if strings.Contains(line, "select previous stage") && strings.Contains(line, "start stage") && strings.Contains(line, "fault menu") {
+		if strings.Contains(line, "previous stage") && strings.Contains(line, "filter the log") &&
+			strings.Contains(line, "start stage") && strings.Contains(line, "fault menu") {
 			found = true
 		}
 	}
 	if !found {
 		t.Fatalf("at 200×50 the full help is not in its groups:\n%s", v)
+	}
+}
+
+// viewAt is the fixture's view at w×h after keys, each handled as typed.
+func viewAt(t *testing.T, w, h int, logs int, keys ...string) (model, string) {
+	t.Helper()
+	f := newFake(fixture(0))
+	if logs > 0 {
+		f.nLines = logs
+	}
+	m := loaded(t, f)
+	m, _ = update(t, m, tea.WindowSizeMsg{Width: w, Height: h})
+	for _, k := range keys {
+		var cmd tea.Cmd
+		m, cmd = update(t, m, keyMsg(k))
+		for _, msg := range run(t, cmd) {
+			if lm, ok := msg.(LogsMsg); ok {
+				m, _ = update(t, m, lm)
+			}
+		}
+	}
+	v := m.View()
+	checkFits(t, v, w, h)
+	return m, v
+}
+
+// The detail view of extractor-0: its processes with their causes, the
+// restarts by cause, its faults, the whole last error with its time.
+func TestGoldenDetail(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			_, v := viewAt(t, sz[0], sz[1], 0, "j", "enter")
+			for _, want := range []string{"extractor-0 · extractor", "1 after a crash, 1 by the operator", "esc back"} {
+				if !strings.Contains(v, want) {
+					t.Errorf("detail view lacks %q:\n%s", want, v)
+				}
+			}
+			golden.RequireEqual(t, []byte(v))
+		})
+	}
+}
+
+// The log pane filtered to one frame's lines.
+func TestGoldenFilteredLog(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			keys := append([]string{"/"}, strings.Split("seq=103", "")...)
+			keys = append(keys, "enter", "N")
+			m, v := viewAt(t, sz[0], sz[1], 0, keys...)
+			if m.filter != "seq=103" || m.match != 1 {
+				t.Fatalf("filter %q match %d; want seq=103 and the second newest", m.filter, m.match)
+			}
+			for _, l := range m.shownLogs() {
+				if !strings.Contains(l, "seq=103") {
+					t.Errorf("shown line %q does not match the filter", l)
+				}
+			}
+			if !strings.Contains(v, "/seq=103 (") {
+				t.Errorf("log title does not show the filter:\n%s", v)
+			}
+			golden.RequireEqual(t, []byte(v))
+		})
+	}
+}
+
+// A destructive key asks first; y runs it, any other key cancels.
+func TestGoldenConfirm(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			m, v := viewAt(t, sz[0], sz[1], 0, "j", "K")
+			if m.confirm == nil || !strings.Contains(v, "kill -9 extractor-0") || !strings.Contains(v, "? y/n") {
+				t.Fatalf("K did not ask:\n%s", v)
+			}
+			golden.RequireEqual(t, []byte(v))
+		})
 	}
 }

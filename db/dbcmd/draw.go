@@ -90,8 +90,9 @@ func Draw(ctx context.Context, d *db.DB, id int64, out string) error {
 }
 
 // DrawLatest opens the database at dbPath read-only, draws its newest frame
-// into outDir (created if needed) as frame-ID.png and returns that file's
-// path. It is what the console's draw key runs. The error wraps
+// into outDir (created if needed) as stream-STREAM-seq-SEQ.png (the names
+// the stages' logs use; frame-ID.png for a frame without them) and returns
+// that file's path. It is what the console's draw key runs. The error wraps
 // db.ErrNotFound when the database holds no frame.
 func DrawLatest(ctx context.Context, dbPath, outDir string) (string, error) {
 	d, err := openDB(ctx, dbPath)
@@ -109,7 +110,11 @@ func DrawLatest(ctx context.Context, dbPath, outDir string) (string, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", fmt.Errorf("db draw: %w", err)
 	}
-	path := filepath.Join(outDir, frameFile(id))
+	name := frameFile(id)
+	if f, err := d.Image(ctx, id); err == nil && (f.StreamID != 0 || f.Seq != 0) {
+		name = fmt.Sprintf("stream-%d-seq-%d.png", f.StreamID, f.Seq)
+	}
+	path := filepath.Join(outDir, name)
 	if _, err := drawFrame(ctx, d, id, path); err != nil {
 		return "", err
 	}

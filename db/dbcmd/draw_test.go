@@ -155,10 +155,11 @@ func TestDrawLatestAndDefaultOut(t *testing.T) {
 	second.Seq, second.Keypoints, second.Descriptors = 2, drawKeypointsFixture[:1], make([]float32, db.DescriptorSize)
 	path := newDB(t, first, second)
 
-	// The console's entry point: a new folder, frame-ID.png in it.
+	// The console's entry point: a new folder, the frame named by stream
+	// and sequence number in it, as the logs name it.
 	dir := filepath.Join(t.TempDir(), "a", "b")
 	got, err := DrawLatest(testCtx(t), path, dir)
-	if want := filepath.Join(dir, "frame-2.png"); err != nil || got != want {
+	if want := filepath.Join(dir, "stream-3-seq-2.png"); err != nil || got != want {
 		t.Fatalf("DrawLatest = %q, %v; want %q", got, err, want)
 	}
 	checkDrawing(t, readPNG(t, got), decodeRGBA(t, second.Image), second.Keypoints)

@@ -22,6 +22,8 @@ type Settings struct {
 	Headless   supervisor.HeadlessOptions // Out is left to the caller
 	Metrics    string                     // --metrics ADDR; "" = no metrics endpoint
 	NoTUI      bool                       // --no-tui
+	NoConfirm  bool                       // --no-confirm: the console's destructive keys act at once
+	Tour       bool                       // --tour: the console plays its guided walkthrough
 	ConfigFile string                     // --config FILE; "" = none
 }
 
@@ -32,6 +34,8 @@ func (s *Settings) RegisterFlags(fs *flag.FlagSet) {
 	s.Supervisor.RegisterFlags(fs)
 	s.Headless.RegisterFlags(fs)
 	fs.BoolVar(&s.NoTUI, "no-tui", false, "run headless: status lines on stdout, then one JSON summary (for CI and scripts)")
+	fs.BoolVar(&s.NoConfirm, "no-confirm", false, "console: destructive keys (K, x, r, R, -) act at once instead of asking y/n first (for demos)")
+	fs.BoolVar(&s.Tour, "tour", false, "console: play a guided walkthrough (a kill, a pause, a fault, a reorder), narrated in the event pane")
 	fs.StringVar(&s.Metrics, "metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics, e.g. 127.0.0.1:9464 (default: off)")
 	fs.StringVar(&s.ConfigFile, "config", "", "read settings from `FILE` (.yaml, .yml or .toml); flags given on the command line override it")
 }
