@@ -313,7 +313,17 @@ func TestConsoleKillRestartQuit(t *testing.T) {
 	send("j")
 	off = scr.waitFor(t, off, regexp.MustCompile(`▸ extractor-0 · running`), 5*time.Second, "extractor selected")
 
+	// K asks first; n cancels, y kills.
 	send("K")
+	off = scr.waitFor(t, off, regexp.MustCompile(`kill -9 extractor-0 \(.*\)\? y/n`), 5*time.Second, "kill confirmation")
+	send("n")
+	off = scr.waitFor(t, off, regexp.MustCompile(`cancelled: kill -9 extractor-0`), 5*time.Second, "kill cancelled")
+	if p := kids.extractorPID(); p != old {
+		t.Fatalf("extractor pid %d after a cancelled kill; want %d", p, old)
+	}
+	send("K")
+	off = scr.waitFor(t, off, regexp.MustCompile(`\? y/n`), 5*time.Second, "kill confirmation")
+	send("y")
 	off = scr.waitFor(t, off, regexp.MustCompile(`extractor-0 kill`), 5*time.Second, "kill event")
 	off = scr.waitFor(t, off, regexp.MustCompile(`extractor-0 +(backoff|starting)`), 5*time.Second, "extractor down")
 	off = scr.waitFor(t, off, regexp.MustCompile(`restarts 1\b`), 15*time.Second, "restart count")
@@ -330,8 +340,24 @@ func TestConsoleKillRestartQuit(t *testing.T) {
 	if fresh == 0 || fresh == old {
 		t.Fatalf("no new extractor process after the kill; children: %+v", kids.list())
 	}
-	scr.waitFor(t, off, regexp.MustCompile(`pid `+strconv.Itoa(fresh)+`\b`), 5*time.Second, "new extractor pid on screen")
+	off = scr.waitFor(t, off, regexp.MustCompile(`pid `+strconv.Itoa(fresh)+`\b`), 5*time.Second, "new extractor pid on screen")
 	t.Logf("extractor restarted as pid %d after %v", fresh, time.Since(start).Round(time.Millisecond))
+
+	// The detail view tells the killed process apart from a crash.
+	send("\r")
+	off = scr.waitFor(t, off, regexp.MustCompile(`1: 0 after a crash, 1 by the operator`), 5*time.Second, "detail view")
+	off = scr.waitFor(t, off, regexp.MustCompile(`pid `+strconv.Itoa(old)+` .*signal: killed, by the operator`), 5*time.Second, "the killed process in the detail view")
+	send("\x1b")
+	off = scr.waitFor(t, off, regexp.MustCompile(`STAGE +STATE`), 5*time.Second, "back to the table")
+	// The log filter.
+	send("/extractor starting\r")
+	off = scr.waitFor(t, off, regexp.MustCompile(`/extractor starting \(\d+ lines`), 5*time.Second, "filtered log")
+	// A fault shows on the stage at once; F clears it.
+	send("f4")
+	off = scr.waitFor(t, off, regexp.MustCompile(`corrupt`), 5*time.Second, "corrupt on the extractor")
+	off = scr.waitFor(t, off, regexp.MustCompile(`fault: corrupt on`), 5*time.Second, "fault event")
+	send("F")
+	scr.waitFor(t, off, regexp.MustCompile(`corrupt off`), 5*time.Second, "F cleared the fault")
 
 	quitAt := time.Now()
 	send("q")

@@ -101,6 +101,17 @@ func Main(ctx context.Context, args []string, samples fs.FS, stderr io.Writer) e
 		fmt.Fprintf(stderr, "imaging-tui stage %s: crash-loop fault injected; exiting\n", name)
 		os.Exit(stage.ExitCrash)
 	}
+	switch opts.logFormat {
+	case "auto":
+		if isTerminal(stderr) {
+			opts.logFormat = "text"
+		} else {
+			opts.logFormat = "json"
+		}
+	case "text", "json":
+	default:
+		return usage(f, "--log-format: %q: want text, json or auto", opts.logFormat)
+	}
 	inv.log = NewLogger(stderr, opts.logFormat).With("stage", name, "instance", instanceOr(inv.Instance, name))
 	if spec.KeepsMemory && !isSet(f, returnMemoryFlag) {
 		keepMemory(inv.log)
@@ -129,7 +140,7 @@ func commonFlags(f *flag.FlagSet) *cliOptions {
 	f.StringVar(&o.common.Status, st.Flag, st.Default(), st.Usage)
 	f.StringVar(&o.common.Instance, "instance", "", "instance `name` in status reports (default the stage name)")
 	f.StringVar(&o.delivery, "delivery", string(stage.Reliable), "delivery: reliable (nothing lost, flow-controlled) or best-effort (newest wins, losses counted)")
-	f.StringVar(&o.logFormat, "log-format", "json", "log format on stderr: json or text")
+	f.StringVar(&o.logFormat, "log-format", "auto", "log format on stderr: text, json, or auto (text on a terminal, json otherwise: the supervisor reads its stages' logs as JSON)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the stage to `file` (go tool pprof reads it)")
 	o.keys.register(f)
 	return o
@@ -230,4 +241,15 @@ func keepMemory(log *slog.Logger) {
 	if err := sift.ExecKeepingMemory(); err != nil {
 		log.Warn("running with glibc's default allocator: slower", "err", err)
 	}
+}
+
+// isTerminal reports whether w is a terminal (a character device): where a
+// person reads the log.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

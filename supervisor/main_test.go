@@ -57,6 +57,7 @@ func fakeStage(args []string) int {
 	status := fs.String("status", "", "")
 	instance := fs.String("instance", string(kind), "")
 	delivery := fs.String("delivery", "reliable", "")
+	fs.String("log-format", "", "")
 	sub := fs.String("sub", "", "")
 	ack := fs.String("ack", "", "")
 	fs.String("pub", "", "")

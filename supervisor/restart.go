@@ -71,7 +71,8 @@ func (s *Supervisor) commandLocked(in *instance) (args, env []string) {
 	c := &s.cfg
 	sp, _ := stage.Lookup(in.kind)
 	args = []string{"stage", string(in.kind), "--" + stage.StatusPort.Flag, s.statusConn,
-		"--instance", in.name, "--delivery", string(c.Delivery)}
+		"--instance", in.name, "--delivery", string(c.Delivery),
+		"--log-format", "json"} // the console and the bench read the logs as JSON, whatever a stage defaults to
 	input, _ := sp.Input()
 	for _, p := range sp.Ports {
 		ep := stage.SupervisedEndpoints(in.kind, p, func(l stage.Link, binder stage.Kind) string {

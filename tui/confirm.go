@@ -86,11 +86,10 @@ func (m model) editFilter(msg tea.KeyMsg) model {
 		if r := []rune(m.filterBuf); len(r) > 0 {
 			m.filterBuf = string(r[:len(r)-1])
 		}
-	case tea.KeyRunes, tea.KeySpace:
+	case tea.KeySpace:
+		m.filterBuf += " "
+	case tea.KeyRunes:
 		m.filterBuf += string(msg.Runes)
-		if msg.Type == tea.KeySpace {
-			m.filterBuf += " "
-		}
 	}
 	return m
 }

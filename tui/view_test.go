@@ -121,9 +121,9 @@ func goldenRun(t *testing.T, w, h int, keys ...string) {
 	golden.RequireEqual(t, []byte(view))
 }
 
-func TestGolden80x24(t *testing.T)   { goldenRun(t, 80, 24, "j", "r", "y") }
-func TestGolden120x40(t *testing.T)  { goldenRun(t, 120, 40, "j", "r", "y") }
-func TestGolden160x48(t *testing.T)  { goldenRun(t, 160, 48, "j", "r", "y") }
+func TestGolden80x24(t *testing.T)  { goldenRun(t, 80, 24, "j", "r", "y") }
+func TestGolden120x40(t *testing.T) { goldenRun(t, 120, 40, "j", "r", "y") }
+func TestGolden160x48(t *testing.T) { goldenRun(t, 160, 48, "j", "r", "y") }
 
 // TestGoldenFaultMenu80x24 and TestGoldenHelp80x24 pin the two overlays.
 func TestGoldenFaultMenu80x24(t *testing.T) {
