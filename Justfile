@@ -16,9 +16,26 @@ setup:
 build:
     go build -o {{bin}} .
 
+# /usr/local/bin is on every default PATH, go install's ~/go/bin may not be; sudo only if it is not writable.
+
+# build and put imaging-tui on the PATH, in PREFIX/bin (default /usr/local/bin)
+install prefix="/usr/local": build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dest="{{prefix}}/bin"
+    sudo=""
+    if ! mkdir -p "$dest" 2>/dev/null || [ ! -w "$dest" ]; then sudo="sudo"; fi
+    $sudo install -m 0755 {{bin}} "$dest/imaging-tui"
+    echo "installed $dest/imaging-tui"
+    case ":$PATH:" in *":$dest:"*) ;; *) echo "note: $dest is not on your PATH" ;; esac
+
 # run the pipeline with its console on the sample images (./imaging.db)
 demo *ARGS: build
     {{bin}} {{ARGS}}
+
+# a guided walkthrough in the console: a kill, a pause, a fault and a reorder, each narrated in the events
+tour *ARGS: build
+    {{bin}} --tour {{ARGS}}
 
 # run the pipeline headless for a minute with a chaos script, then print the summary
 demo-headless: build
