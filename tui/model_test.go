@@ -742,3 +742,38 @@ func TestEventScroll(t *testing.T) {
 		t.Fatalf("tab, pgup: event offset %d, log offset %d:\n%s", m.eventOffset, m.logOffset, m.View())
 	}
 }
+
+// TestTourDrivesTheConsole: each step of the tour narrates in the event
+// pane and types its keys through the console's own handling, confirmations
+// included: a kill, a pause and resume, a fault, a clear, a reorder and a
+// restart of all reach the controller.
+func TestTourDrivesTheConsole(t *testing.T) {
+	f := newFake(fixture(0))
+	m := newTestModel(f, Options{Tour: true})
+	m, _ = update(t, m, SnapshotMsg{Snapshot: fixture(0)})
+	for i := range m.tour.steps {
+		m.tour.steps[i].after = 0 // the next step's tick comes at once, and is not played here
+	}
+	for i := range m.tour.steps {
+		var cmd tea.Cmd
+		m, cmd = update(t, m, tourMsg{i})
+		for _, msg := range run(t, cmd) {
+			switch msg := msg.(type) {
+			case LogsMsg, CommandResultMsg:
+				m, _ = update(t, m, msg)
+			}
+		}
+		if v := m.View(); !m.detail && !strings.Contains(v, "tour: ") {
+			t.Errorf("step %d: no narration on screen:\n%s", i, v)
+		}
+	}
+	want := []string{"Kill extractor-0", "Pause logger", "Pause logger", "Inject extractor-0 corrupt",
+		"Clear extractor-0 slow", "Clear extractor-2 pause", "MoveUp logger", "MoveUp logger", "RestartAll",
+		"MoveDown logger", "MoveDown logger"}
+	if got := f.commands(); !reflect.DeepEqual(got, want) {
+		t.Errorf("the tour's commands:\n got %q\nwant %q", got, want)
+	}
+	if len(m.notes) != len(m.tour.steps) {
+		t.Errorf("%d narration lines; want one a step (%d)", len(m.notes), len(m.tour.steps))
+	}
+}

@@ -114,6 +114,7 @@ func (m model) viewOrder(w int) string {
 	return pick(w,
 		s.Section.Render("START ORDER")+" "+order+s.Dim.Render("  the order stages start in (and restart on R); [ ] move the selected one; the data flows as drawn above"),
 		s.Section.Render("START ORDER")+" "+order+s.Dim.Render("  stages start in this order; [ ] move"),
+		s.Section.Render("START ORDER")+" "+order+s.Dim.Render("  (who starts first; [ ] move)"),
 		s.Section.Render("START ORDER")+" "+order+s.Dim.Render("  [ ] move"),
 		s.Section.Render("START")+" "+order+s.Dim.Render("  [ ] move"),
 		s.Section.Render("START")+" "+order,
