@@ -69,3 +69,29 @@ func TestCrashCountsAsCrash(t *testing.T) {
 		t.Errorf("operator restarts %d, first run %+v; want 0 and a crash with exit 1", st.OperatorRestarts, st.Runs[0])
 	}
 }
+
+// A paused stage's rate is 0, not its last one, and it says since when.
+func TestPausedStageHasNoRate(t *testing.T) {
+	r := startFake(t, nil)
+	r.waitAllRunning(t, 15*time.Second)
+	waitUntil(t, 10*time.Second, "the generator reporting a rate", func() bool {
+		st, _ := stageOf(r.sup.Snapshot(), "generator")
+		return st.FPS > 0 && st.StalledSince.IsZero()
+	})
+	before := time.Now()
+	if err := r.sup.Pause("generator"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := stageOf(r.sup.Snapshot(), "generator")
+	if st.FPS != 0 || st.StalledSince.Before(before) || st.Status == nil || st.Status.FPS == 0 {
+		t.Errorf("paused: fps %v stalled since %v (paused at %v), last status fps %v; want 0, since the pause, the old rate kept in the status",
+			st.FPS, st.StalledSince, before, st.Status.FPS)
+	}
+	if err := r.sup.Resume("generator"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the generator moving again", func() bool {
+		st, _ := stageOf(r.sup.Snapshot(), "generator")
+		return st.FPS > 0 && st.StalledSince.IsZero()
+	})
+}

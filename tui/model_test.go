@@ -777,3 +777,18 @@ func TestTourDrivesTheConsole(t *testing.T) {
 		t.Errorf("%d narration lines; want one a step (%d)", len(m.notes), len(m.tour.steps))
 	}
 }
+
+// TestHostsShown: an extractor on another host shows its host in its box,
+// and the extractors' rate is given per host.
+func TestHostsShown(t *testing.T) {
+	s := fixture(0)
+	s.Stages[3].Status.Host = "far-host" // extractor-2
+	s.Stages[3].Paused, s.Stages[3].State, s.Stages[3].FPS = false, supervisor.StateRunning, 1.5
+	m := loaded(t, newFake(s))
+	m, _ = update(t, m, SnapshotMsg{Snapshot: s})
+	m, _ = update(t, m, tea.WindowSizeMsg{Width: 160, Height: 48})
+	v := m.View()
+	if !strings.Contains(v, "@far-host") || !strings.Contains(v, "extractors here 2.4 fps, far-host 1.5 fps") {
+		t.Fatalf("hosts not shown:\n%s", v)
+	}
+}

@@ -276,6 +276,10 @@ func (m model) viewInfo(w int) []string {
 		s.Section.Render("DB   ")+" "+strings.Join(mid, sep)+dbErr,
 		s.Section.Render("DB   ")+" "+strings.Join(short, sep)+dbErr,
 	)
+	if hosts := m.hostRates(); hosts != "" {
+		longL = append(longL, hosts)
+		shortL = append(shortL, hosts)
+	}
 	if n, oldest, ok := m.unstored(); ok {
 		longL = append(longL, "unstored "+fmtCount(int64(n))+", oldest "+oldest)
 		shortL = append(shortL, "unstored "+fmtCount(int64(n))+", oldest "+oldest)
@@ -388,4 +392,32 @@ func (m model) unstored() (n int, oldest string, ok bool) {
 		oldest = fmtDur(m.now().Sub(first))
 	}
 	return n, oldest, ok
+}
+
+// hostRates is the frames a second each host's stages put out, when they
+// run on more than one host ("here 3.1 fps, far 1.2 fps"); "" on one host.
+func (m model) hostRates() string {
+	rates := map[string]float64{}
+	var order []string
+	for _, st := range flowOrder(m.snap.Stages) {
+		if st.Kind != stage.Extractor || !live(st) {
+			continue
+		}
+		h := m.hostOf(st)
+		if h == "" {
+			h = "here"
+		}
+		if _, ok := rates[h]; !ok {
+			order = append(order, h)
+		}
+		rates[h] += st.FPS
+	}
+	if len(order) < 2 {
+		return ""
+	}
+	parts := make([]string, len(order))
+	for i, h := range order {
+		parts[i] = fmt.Sprintf("%s %.1f fps", h, rates[h])
+	}
+	return "extractors " + strings.Join(parts, ", ")
 }
