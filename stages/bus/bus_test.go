@@ -556,3 +556,52 @@ func TestRecvInto(t *testing.T) {
 		t.Error("recvInto(nil socket) succeeded")
 	}
 }
+
+// TestSecondConnectionNotStarved: a SUB whose first connection always has a
+// message queued still takes in a second connection made later, and its
+// messages, within a few receives (libzmq processes such commands only
+// every 100 receives otherwise): the supervisor's injector reaches a busy
+// extractor at once.
+func TestSecondConnectionNotStarved(t *testing.T) {
+	c := newContext(t)
+	busyAddr, lateAddr := ipcEndpoint(t, "busy"), ipcEndpoint(t, "late")
+	busy := open(t, c, true, "@"+busyAddr, Options{HWM: 1000})
+	sub := open(t, c, false, ">"+busyAddr+",>"+lateAddr, Options{HWM: 1000})
+	deliver(t, busy, sub, []byte("hello"))
+	drain(sub)
+	for range 400 {
+		if err := busy.Send([]byte("busy")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, err := sub.Recv(time.Second); err != nil || string(m) != "busy" {
+		t.Fatalf("first busy message: %q, %v", m, err)
+	}
+	late := open(t, c, true, "@"+lateAddr, Options{HWM: 1000})
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the injector: one message every 10 ms, dropped until the SUB has subscribed
+		tk := time.NewTicker(10 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				_ = late.Send([]byte("late"))
+			}
+		}
+	}()
+	for i := 1; i <= 60; i++ {
+		m, err := sub.Recv(time.Second)
+		if err != nil {
+			t.Fatalf("receive %d: %v", i, err)
+		}
+		if string(m) == "late" {
+			t.Logf("the late connection's message came at receive %d", i)
+			return
+		}
+		time.Sleep(10 * time.Millisecond) // a busy receiver: the injector gets ahead
+	}
+	t.Fatal("60 receives from the busy connection and none from the late one")
+}
