@@ -58,6 +58,15 @@
 // report on the status channel but were not started by this supervisor are
 // shown as remote (observed only).
 //
+// Each restart is counted by cause (history.go): a crash (the process
+// exited on its own, or by a fault such as crashloop) or the operator's
+// (stop, restart, kill, restart-all). Each instance keeps its state
+// changes and its processes with their exits, causes and frames; the
+// snapshot sums frames and errors over every process (and Snapshot.Kinds
+// over every instance, scaled-away ones included), gives the rate now (0
+// while paused, silent or with no frame out for a few seconds, and since
+// when), CPU and memory from /proc, the command line and the log file.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use and return at once. Run owns a

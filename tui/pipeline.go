@@ -83,8 +83,15 @@ func (m model) viewPipeline(l layout) []string {
 		for i, st := range row {
 			boxes[i] = m.renderBox(st, l.boxW, l.boxLines, st.Name == m.selected)
 		}
+		// A row that goes on from the one above starts with the arrow
+		// into it, when there is room.
+		into := start > 0 && row[0].Kind != stages[start-1].Kind &&
+			len(row)*l.boxW+(len(row)-1)*max(l.arrowW, l.gapW)+3 <= l.w
 		for line := 0; line < h; line++ {
 			var b strings.Builder
+			if into {
+				b.WriteString(m.arrow(line == h/2, 3))
+			}
 			for i, bx := range boxes {
 				switch {
 				case i > 0 && row[i].Kind == row[i-1].Kind:
