@@ -88,6 +88,10 @@ func TestGeneratorUnacked(t *testing.T) {
 	if st := state(); st.State != wire.StateRunning || g.acks.deaf() {
 		t.Fatalf("after 8 s: state %q; want running", st.State)
 	}
+	// The status tells when the oldest frame not yet stored went out.
+	if o := g.oldest.Load(); o != start.UnixNano() {
+		t.Errorf("oldest unacknowledged %v; want the frame's first publish %v", time.Unix(0, o), start)
+	}
 	g.watchAcks(start.Add(9 * time.Second))
 	st := state()
 	if st.State != wire.StateUnacked || !strings.Contains(st.StateReason, unackedHint) ||
@@ -103,6 +107,9 @@ func TestGeneratorUnacked(t *testing.T) {
 	g.watchAcks(time.Now())
 	if st := state(); st.State != wire.StateRunning || st.StateReason != "" || g.acks.deaf() {
 		t.Errorf("after the ack: state %q, reason %q; want running", st.State, st.StateReason)
+	}
+	if o := g.oldest.Load(); o != 0 {
+		t.Errorf("oldest unacknowledged %v with an empty window; want none", time.Unix(0, o))
 	}
 }
 
