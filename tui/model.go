@@ -60,6 +60,8 @@ type model struct {
 	focusEvents bool // the scroll keys move the event log, not the log pane
 	eventOffset int  // events scrolled back from the newest
 
+	startOrder []string // the stages' names in start order; snap.Stages are in flow order
+
 	host   string // this machine's name: stages elsewhere show theirs
 	runDir string
 	notes  []supervisor.Event // the tour's narration, merged into the events
@@ -377,9 +379,16 @@ func (m model) selectBy(delta int) (tea.Model, tea.Cmd) {
 // applySnapshot takes a new snapshot in, keeping the selection on the same
 // stage instance (by name, so it follows moves) or near where it was.
 func (m *model) applySnapshot(s supervisor.Snapshot) {
+	m.rates.observe(s)
+	// The console lists the stages as the data flows, everywhere; the
+	// start order has its own line.
+	m.startOrder = m.startOrder[:0]
+	for _, st := range s.Stages {
+		m.startOrder = append(m.startOrder, st.Name)
+	}
+	s.Stages = flowOrder(s.Stages)
 	m.snap = s
 	m.haveSnap = true
-	m.rates.observe(s)
 	if len(s.Stages) == 0 {
 		m.selected, m.selIdx = "", 0
 		return

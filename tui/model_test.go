@@ -297,20 +297,21 @@ func TestSelection(t *testing.T) {
 		t.Fatalf("logs of generator replaced the selected logger's")
 	}
 
-	// The selection follows the stage when the start order changes...
+	// The stages are listed as the data flows, whatever the start order:
+	// the selection stays on the stage, in its place...
 	s := fixture(0)
 	s.Stages = append([]supervisor.StageSnapshot{s.Stages[4]}, s.Stages[:4]...)
 	m, _ = update(t, m, SnapshotMsg{Snapshot: s})
-	if m.selected != "logger" || m.selIdx != 0 {
-		t.Fatalf("after moving logger first: selected %q at %d; want logger at 0", m.selected, m.selIdx)
+	if m.selected != "logger" || m.selIdx != 4 {
+		t.Fatalf("after moving logger first: selected %q at %d; want logger at 4, last as the data flows", m.selected, m.selIdx)
 	}
 	// ...and stays near its place when the stage goes away.
-	m, _ = update(t, m, keyMsg("j"))
-	m, _ = update(t, m, keyMsg("j")) // extractor-0, index 2
-	s.Stages = append(s.Stages[:2:2], s.Stages[3:]...)
+	m, _ = update(t, m, keyMsg("k"))
+	m, _ = update(t, m, keyMsg("k")) // extractor-1, index 2
+	s.Stages = append(s.Stages[:3:3], s.Stages[4:]...)
 	m, _ = update(t, m, SnapshotMsg{Snapshot: s})
-	if m.selected != "extractor-1" || m.selIdx != 2 {
-		t.Fatalf("after extractor-0 went away: selected %q at %d; want extractor-1 at 2", m.selected, m.selIdx)
+	if m.selected != "extractor-2" || m.selIdx != 2 {
+		t.Fatalf("after extractor-1 went away: selected %q at %d; want extractor-2 at 2", m.selected, m.selIdx)
 	}
 }
 

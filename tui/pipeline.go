@@ -74,7 +74,7 @@ func flowOrder(stages []supervisor.StageSnapshot) []supervisor.StageSnapshot {
 // arrow between one kind and the next and replicas side by side, wrapping
 // onto more rows when they do not fit across.
 func (m model) viewPipeline(l layout) []string {
-	stages := flowOrder(m.snap.Stages)
+	stages := m.snap.Stages // in flow order (applySnapshot)
 	h := l.boxLines + 2
 	var out []string
 	for start := 0; start < len(stages); start += l.perRow {
@@ -110,10 +110,10 @@ func (m model) viewPipeline(l layout) []string {
 // viewOrder is the start order, apart from the picture, where [ and ] act.
 func (m model) viewOrder(w int) string {
 	s := m.styles
-	names := make([]string, len(m.snap.Stages))
-	for i, st := range m.snap.Stages {
-		names[i] = clean(st.Name)
-		if st.Name == m.selected {
+	names := make([]string, len(m.startOrder))
+	for i, name := range m.startOrder {
+		names[i] = clean(name)
+		if name == m.selected {
 			names[i] = s.Key.Render(names[i])
 		}
 	}
