@@ -38,7 +38,7 @@ type ProcessRun struct {
 	Started   time.Time
 	Ended     time.Time // zero while it runs
 	Exit      string    // "exit 1", "signal: killed"; "" while it runs
-	Cause     string    // why it ended: CauseCrash or CauseOperator; "" while it runs or at shutdown
+	Cause     string    // why it ended: CauseCrash or CauseOperator; "" while it runs, at shutdown or scaled away
 	In, Out   uint64    // frames in and out, from its last status
 	Errors    uint64
 	Args      []string // its command line, without the executable
@@ -71,7 +71,7 @@ type history struct {
 	rss    int64
 }
 
-// recordStateLocked notes a state change (from setStateLocked).
+// recordState notes a state change (from setStateLocked).
 func (h *history) recordState(st State, now time.Time) {
 	if len(h.states) >= maxStateChanges {
 		h.states = slices.Delete(h.states, 0, 1)
@@ -98,10 +98,10 @@ func (h *history) started(pid int, args []string, restart bool, now time.Time) {
 	h.pausedAt = time.Time{}
 }
 
-// ended notes the end of process pid; last is its last status (nil if
-// none came). crash says it ended on its own.
-func (h *history) ended(pid int, exit string, crash, requested bool, last *wire.Status, now time.Time) {
-	h.crashNext = crash
+// ended notes the end of process pid and why (CauseCrash, CauseOperator,
+// or "" at shutdown); last is its last status (nil if none came).
+func (h *history) ended(pid int, exit, cause string, last *wire.Status, now time.Time) {
+	h.crashNext = cause == CauseCrash
 	var r *ProcessRun
 	if n := len(h.runs); n > 0 && h.runs[n-1].PID == pid {
 		r = &h.runs[n-1]
@@ -109,13 +109,7 @@ func (h *history) ended(pid int, exit string, crash, requested bool, last *wire.
 		h.runs = append(h.runs, ProcessRun{PID: pid})
 		r = &h.runs[len(h.runs)-1]
 	}
-	r.Ended, r.Exit = now, exit
-	switch {
-	case crash:
-		r.Cause = CauseCrash
-	case requested || !crash:
-		r.Cause = CauseOperator
-	}
+	r.Ended, r.Exit, r.Cause = now, exit, cause
 	if last != nil && last.PID == pid {
 		r.In, r.Out, r.Errors, r.LastError = last.FramesIn, last.FramesOut, last.Errors, last.LastError
 		h.inBase += last.FramesIn

@@ -267,8 +267,14 @@ func (s *Supervisor) exited(in *instance, pid int, ex exitInfo) {
 	requested := in.stopping
 	in.pid, in.startedAt, in.stopping = 0, time.Time{}, false
 	in.lastExit = ex.String()
-	crash := !requested && in.wantRun && !s.closed && !in.removed && !in.operatorKill
-	in.hist.ended(pid, in.lastExit, crash, requested, in.status, now)
+	cause := CauseOperator // stopped, restarted or killed on the operator's command
+	switch {
+	case s.closed || in.removed:
+		cause = "" // shutdown or scaled away: not restarted
+	case !requested && in.wantRun && !in.operatorKill:
+		cause = CauseCrash
+	}
+	in.hist.ended(pid, in.lastExit, cause, in.status, now)
 	s.clearProcFaultsLocked(in, "process exited")
 	for _, st := range s.streams {
 		if st.PID == pid && !st.Ended {
