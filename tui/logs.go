@@ -294,7 +294,7 @@ func (m model) viewFaultMenu(w, h int) []string {
 	for _, f := range st.Faults {
 		active[f] = true
 	}
-	out := []string{m.sectionTitle("Inject a fault into "+clean(st.Name)+" · again clears it · esc closes", w)}
+	out := []string{m.sectionTitle("Inject a fault into "+clean(st.Name)+" · again clears it · F clears all · esc closes", w)}
 	nameW := 0
 	for _, f := range stage.AllFaults {
 		nameW = max(nameW, len(f))

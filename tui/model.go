@@ -215,6 +215,10 @@ func (m model) menuKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.menu = false
 		return m, nil
 	}
+	if key.Matches(msg, k.ClearAll) {
+		m.menu = false
+		return m.clearAllFaults()
+	}
 	for i, b := range k.Fault {
 		if !key.Matches(msg, b) {
 			continue
