@@ -85,7 +85,11 @@ func fixture(at time.Duration) supervisor.Snapshot {
 	x1.Runs = []supervisor.ProcessRun{{PID: 4251, Started: t0.Add(-5 * time.Minute), Ended: t0.Add(-time.Second), Exit: "signal: killed", Cause: supervisor.CauseOperator, In: 590, Out: 590}}
 	x2.StalledSince = t0.Add(-12 * time.Second)
 	s.Stages[0].Status.OldestUnacked = now.Add(-1500 * time.Millisecond)
-	s.Kinds = []supervisor.KindTotals{{Kind: "generator", Instances: 1}, {Kind: "extractor", Instances: 3}, {Kind: "logger", Instances: 1}}
+	s.Kinds = []supervisor.KindTotals{
+		{Kind: "generator", Instances: 1, FramesIn: 1210, FramesOut: 1204},
+		{Kind: "extractor", Instances: 3, FramesIn: 1507, FramesOut: 1496, Errors: 3, Crashes: 1, OperatorRestarts: 2},
+		{Kind: "logger", Instances: 1, FramesIn: 1180, FramesOut: 1180},
+	}
 	return s
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/supervisor"
+	"github.com/imaging-tui/imaging-tui/wire"
 )
 
 // column is one column of the stage table.
@@ -195,27 +196,73 @@ func (m model) viewTable(w int) []string {
 		}
 	}
 	lines := []string{m.styles.Dim.Render(strings.TrimRight(trunc(hdr.String(), w), " "))}
-	for _, st := range m.snap.Stages {
-		var b strings.Builder
-		if st.Name == m.selected {
-			b.WriteString(m.styles.Key.Render("▸") + " ")
-		} else {
-			b.WriteString("  ")
+	pools := m.poolRows()
+	for i, st := range m.snap.Stages {
+		lines = append(lines, m.tableRow(cols, st))
+		last := i == len(m.snap.Stages)-1 || m.snap.Stages[i+1].Kind != st.Kind
+		if p, ok := pools[st.Kind]; ok && last {
+			lines = append(lines, m.tableRow(cols, p))
 		}
-		for i, c := range cols {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			v := c.cell(st)
-			if c.right {
-				b.WriteString(fitRight(v, c.w))
-			} else {
-				b.WriteString(fit(v, c.w))
-			}
-		}
-		lines = append(lines, strings.TrimRight(b.String(), " "))
 	}
 	return lines
+}
+
+// poolRows are the sum rows of the kinds with several instances, by kind:
+// the pool's rate now, and its frames and errors over the run (instances
+// scaled away included).
+func (m model) poolRows() map[stage.Kind]supervisor.StageSnapshot {
+	out := map[stage.Kind]supervisor.StageSnapshot{}
+	for _, k := range m.snap.Kinds {
+		var n int
+		p := supervisor.StageSnapshot{Kind: k.Kind, State: supervisor.StateRunning, Status: &wire.Status{},
+			FramesIn: k.FramesIn, FramesOut: k.FramesOut, Errors: k.Errors}
+		for _, st := range m.snap.Stages {
+			if st.Kind != k.Kind || st.State == supervisor.StateRemote {
+				continue
+			}
+			n++
+			if live(st) {
+				p.FPS += st.FPS
+				if st.Status != nil {
+					p.Status.QueueDepth += st.Status.QueueDepth
+					p.Status.Dropped += st.Status.Dropped
+				}
+			}
+			for j, v := range st.FPSHistory {
+				if j >= len(p.FPSHistory) {
+					p.FPSHistory = append(p.FPSHistory, 0)
+				}
+				p.FPSHistory[j] += v
+			}
+		}
+		if n >= 2 {
+			p.Name = "Σ " + string(k.Kind) + "s" // every instance, over the run
+			out[k.Kind] = p
+		}
+	}
+	return out
+}
+
+// tableRow is one row of the stage table.
+func (m model) tableRow(cols []column, st supervisor.StageSnapshot) string {
+	var b strings.Builder
+	if st.Name == m.selected {
+		b.WriteString(m.styles.Key.Render("▸") + " ")
+	} else {
+		b.WriteString("  ")
+	}
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		v := c.cell(st)
+		if c.right {
+			b.WriteString(fitRight(v, c.w))
+		} else {
+			b.WriteString(fit(v, c.w))
+		}
+	}
+	return strings.TrimRight(b.String(), " ")
 }
 
 // pick returns the first of the variants that fits in w, else the last

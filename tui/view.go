@@ -103,7 +103,7 @@ func (m model) layout() layout {
 		if l.h >= tallH {
 			l.boxLines = 4
 		}
-		l.tableH = 1 + n
+		l.tableH = 1 + n + len(m.poolRows())
 		if rows*(l.boxLines+2)+l.tableH+2+4 > avail {
 			l.boxLines = 1
 		}
