@@ -637,12 +637,9 @@ func (g *generator) drain() {
 	g.log.Info("draining frames in flight", "frames", len(g.window))
 	// Wait while the window keeps shrinking: large frames on a slow machine
 	// may take minutes to drain, and that is fine. Give up only when no
-	// acknowledgement has come for Drain, or for four resend timeouts if that
-	// is longer (nothing downstream is making progress: on a machine so
-	// loaded that one SIFT run takes 15 s, 20 s without an ack is not that).
-	stall := max(g.cfg.Drain, 4*g.rto())
+	// acknowledgement has come for drainStall.
 	last, lastN := time.Now(), len(g.window)
-	for len(g.window) > 0 && time.Since(last) < stall && !g.acks.deaf() {
+	for len(g.window) > 0 && time.Since(last) < g.drainStall() && !g.acks.deaf() {
 		g.service(50 * time.Millisecond)
 		if len(g.window) < lastN {
 			last, lastN = time.Now(), len(g.window)
@@ -654,8 +651,25 @@ func (g *generator) drain() {
 			seqs = append(seqs, s)
 		}
 		slices.Sort(seqs)
-		g.log.Warn("stopped with frames unacknowledged", "frames", n, "seqs", seqs, "reason", g.acks.reason)
+		g.log.Warn("stopped with frames unacknowledged; the state file keeps them for the next run", "frames", n,
+			"seqs", seqs, "state", g.cfg.State, "reason", g.acks.reason)
 	}
+}
+
+// drainStall is how long the drain waits without an acknowledgement. While
+// no logger is heard, the longer of Drain and four resend timeouts: a
+// restarting logger, or one on a machine so loaded that a SIFT run takes
+// 15 s, is worth waiting for. While a logger says hello but acknowledges
+// nothing, two resend timeouts (each three smoothed ack times and more):
+// time for a frame lost on the way to be resent once and stored; past that
+// the logger receives and does not store — blocked on a full disk, say —
+// and waiting longer would only hold up the stop; the state file keeps the
+// frames for the next run.
+func (g *generator) drainStall() time.Duration {
+	if time.Since(g.acks.hello) < helloFresh {
+		return 2 * g.rto()
+	}
+	return max(g.cfg.Drain, 4*g.rto())
 }
 
 // complete checks that an encoded file ends where its format says it ends,
