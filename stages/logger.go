@@ -446,7 +446,9 @@ func (l *logger) track(f *wire.Frame) {
 func (l *logger) refreshCounts(ctx context.Context) {
 	n, err := l.db.Counts(ctx)
 	if err != nil {
-		l.c.fail(err)
+		if ctx.Err() == nil { // not a stop
+			l.c.fail(err)
+		}
 		return
 	}
 	l.mu.Lock()
@@ -459,7 +461,7 @@ func (l *logger) retain(ctx context.Context) {
 		return
 	}
 	n, err := l.db.Retain(ctx, l.cfg.RetainFrames, l.cfg.RetainBytes)
-	if err != nil {
+	if err != nil && ctx.Err() == nil { // a stop ends a pass between batches: no error
 		l.c.fail(fmt.Errorf("retention: %w", err))
 		return
 	}
@@ -522,6 +524,9 @@ func (l *logger) waitForRoom(ctx context.Context, err error) bool {
 	l.c.setStateReason(wire.StateBlocked, reason)
 	l.c.fail(fmt.Errorf("database full, retrying: %w", err))
 	l.refreshCounts(ctx)
+	// Still here: a generator that hears a logger which stores nothing
+	// knows it is blocked, not gone, and stops without waiting for it.
+	l.hello()
 	if !sleepUntil(ctx, time.Now().Add(blockedRetry)) {
 		return false
 	}
