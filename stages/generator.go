@@ -79,6 +79,7 @@ type generator struct {
 	lastSeq   atomic.Uint64 // g.seq, for the status reporter
 	logger    uint64        // incarnation of the logger last heard from
 	resend    bool          // a downstream restart was seen: send the window again
+	graceEnd  time.Time     // a (re)started logger's helloGrace ends: then resend what went out before; zero = none pending
 	acks      ackWatch      // whether the chain acknowledges at all
 	bad       limiter
 	spare     []byte // a sent message's buffer, free for the next load
@@ -434,6 +435,7 @@ func (g *generator) service(wait time.Duration) {
 			g.resend = true
 		}
 	}
+	g.afterLoggerGrace(now)
 	all := g.resend
 	g.resend = false
 	for _, f := range g.window {
@@ -474,7 +476,7 @@ func (g *generator) onAck(msg []byte) {
 		g.acks.hello = now
 		if inc != g.logger {
 			g.logger = inc
-			g.resendSentBefore(time.Unix(0, int64(started)).Add(helloGrace))
+			g.graceEnd = time.Unix(0, int64(started)).Add(helloGrace)
 		}
 		return
 	}
@@ -527,8 +529,24 @@ const helloGrace = 2 * time.Second
 // get the first frames, instead of a later join sending them all again.
 const joinSettle = 300 * time.Millisecond
 
-// resendSentBefore sends again, at once, the frames in flight last sent
-// before t: a logger that started at t-helloGrace cannot have stored them.
+// afterLoggerGrace resends, once a (re)started logger's grace has passed,
+// every frame in flight last sent before its end. Not at its first hello,
+// which comes within helloInterval: a copy sent then reaches an extractor
+// that may not have reconnected to the new logger yet, which drops the
+// result, and that frame — with every other sent in the grace — would
+// wait for a resend timeout (10 s or more, doubled by each one it already
+// had). After the grace, the links are up and one round of resends does.
+func (g *generator) afterLoggerGrace(now time.Time) {
+	if g.graceEnd.IsZero() || now.Before(g.graceEnd) {
+		return
+	}
+	g.resendSentBefore(g.graceEnd)
+	g.graceEnd = time.Time{}
+}
+
+// resendSentBefore marks for sending again now the frames in flight last
+// sent before t: a logger listening since t-helloGrace cannot have stored
+// them.
 func (g *generator) resendSentBefore(t time.Time) {
 	n := 0
 	for _, f := range g.window {
