@@ -142,6 +142,7 @@ func (cfg *GeneratorConfig) setDefaults() {
 // acknowledgements keep coming (see drain).
 func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) error {
 	cfg.setDefaults()
+	mapLargeMessages(log)
 	state, err := loadState(cfg.State)
 	if err != nil {
 		return fmt.Errorf("generator: %w", err)
