@@ -454,6 +454,8 @@ func (g *generator) service(wait time.Duration) {
 		}
 		if due {
 			f.timeouts++
+			g.log.Info("frame resent: no acknowledgement within the resend timeout", "frame_seq", f.seq,
+				"timeouts", f.timeouts, "rto", rto)
 		}
 		if err := g.pub.Send(f.msg); err != nil {
 			g.c.fail(err)
