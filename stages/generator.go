@@ -38,7 +38,7 @@ type GeneratorConfig struct {
 	StreamID    uint64        // 0 = random
 	State       string        // file keeping the stream and window across restarts; "" = none
 	Drain       time.Duration // on stop, how long to wait for an acknowledgement before giving up the window. Defaults to 30s
-	HWM         int           // send high-water mark in messages. Defaults to the window, at least 8
+	HWM         int           // send high-water mark in messages. Defaults to twice the window, at least 16
 }
 
 // inflight is one published frame the logger has not acknowledged yet.
@@ -129,10 +129,14 @@ func (cfg *GeneratorConfig) setDefaults() {
 		cfg.Drain = 30 * time.Second
 	}
 	if cfg.HWM <= 0 {
-		// At least the window: resending the whole window at once (a new
+		// Twice the window: resending the whole window at once (a new
 		// subscriber, a logger restart) must not drop half of it at the
-		// mark, to wait for the resend timeout.
-		cfg.HWM = max(cfg.Window, 8)
+		// mark, to wait for the resend timeout; nor, when a lagging
+		// extractor has not yet taken the first copies, the new frames
+		// that follow as acknowledgements free the window: the originals
+		// and one round of resends fit. The mark also bounds the copies
+		// ZeroMQ holds, in messages (docs/PERFORMANCE.md, Memory).
+		cfg.HWM = 2 * max(cfg.Window, 8)
 	}
 }
 
