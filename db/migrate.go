@@ -29,7 +29,7 @@ var migrations = mustLoadMigrations(migrationFS)
 
 // SchemaVersion is the schema version this binary writes: the number of the
 // newest embedded migration, kept in the database's PRAGMA user_version.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 func mustLoadMigrations(fsys fs.FS) []migration {
 	ms, err := loadMigrations(fsys)

@@ -123,6 +123,7 @@ func (d *DB) deleteOldest(ctx context.Context, k int64) (err error) {
 	}
 	for _, q := range []string{
 		retainCountSQL,
+		retainSeqsSQL,
 		"DELETE FROM keypoints WHERE image_id <= ?",
 		"DELETE FROM descriptors WHERE image_id <= ?",
 		"DELETE FROM seed_keys WHERE image_id <= ?",
@@ -132,8 +133,26 @@ func (d *DB) deleteOldest(ctx context.Context, k int64) (err error) {
 			return wrapErr("retain: delete", err)
 		}
 	}
+	if _, err := tx.ExecContext(ctx, pruneSeqsSQL, retainedSeqsKept); err != nil {
+		return wrapErr("retain: prune", err)
+	}
 	return wrapErr("retain: commit", tx.Commit())
 }
+
+// retainSeqsSQL records the (stream, seq) of the frames about to be deleted
+// (migration 5): Store then knows a later copy of one as stored once.
+const retainSeqsSQL = `INSERT OR IGNORE INTO retained_seqs (stream_id, seq)
+	SELECT stream_id, seq FROM images WHERE id <= ? AND stream_id IS NOT NULL AND seq IS NOT NULL`
+
+// retainedSeqsKept is how many of the frames retention deleted last
+// retained_seqs keeps, over all streams. A copy of a stored frame arrives
+// only while its generator still holds it unacknowledged: within 16 resend
+// timeouts of at most 2 minutes each, by when retention has deleted far
+// fewer frames than this, even at 50 a second.
+const retainedSeqsKept = 100_000
+
+// pruneSeqsSQL drops all but the retainedSeqsKept newest retained seqs.
+const pruneSeqsSQL = `DELETE FROM retained_seqs WHERE id <= (SELECT max(id) FROM retained_seqs) - ?1`
 
 // SetFull simulates a full disk. With on, the database may not grow beyond
 // its current page count (PRAGMA max_page_count): a Store that needs new

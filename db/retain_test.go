@@ -301,3 +301,43 @@ func TestRetainCountsRetained(t *testing.T) {
 	}
 	checkConsistent(t, d.sql)
 }
+
+// TestRetainedCopyNotStoredAgain: a copy of a frame that was stored and
+// then deleted by retention (a resend whose first acknowledgement was lost)
+// is taken as stored once: not inserted, so it does not count both as
+// stored and as retained away. A frame retention never saw is stored.
+func TestRetainedCopyNotStoredAgain(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := testCtx(t)
+	for seq := uint64(1); seq <= 10; seq++ {
+		if _, _, err := d.Store(ctx, makeFrame(seq, 7, seq, 1000, 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := d.Retain(ctx, 4, 0); err != nil || n != 6 {
+		t.Fatalf("Retain = %d, %v; want 6 deleted", n, err)
+	}
+	if id, ins, err := d.Store(ctx, makeFrame(3, 7, 3, 1000, 20)); err != nil || ins || id != 0 {
+		t.Errorf("Store(copy of retained seq 3) = %d, %v, %v; want 0, not inserted, no error", id, ins, err)
+	}
+	if id, ins, err := d.Store(ctx, makeFrame(11, 7, 11, 1000, 20)); err != nil || !ins || id == 0 {
+		t.Errorf("Store(new seq 11) = %d, %v, %v; want inserted", id, ins, err)
+	}
+	if id, ins, err := d.Store(ctx, makeFrame(3, 8, 3, 1000, 20)); err != nil || !ins {
+		t.Errorf("Store(seq 3 of another stream) = %d, %v, %v; want inserted", id, ins, err)
+	}
+	streams, err := d.Streams(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ret, err := d.Retained(ctx)
+	if err != nil || len(ret) != 1 {
+		t.Fatalf("Retained = %+v, %v; want stream 7", ret, err)
+	}
+	for _, s := range streams {
+		if s.StreamID == 7 && s.Frames+ret[0].Frames != 11 {
+			t.Errorf("stream 7: %d stored + %d retained away; want 11, each seq once", s.Frames, ret[0].Frames)
+		}
+	}
+	checkConsistent(t, d.sql)
+}

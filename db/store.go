@@ -22,8 +22,9 @@ var kpBatch = 256
 // stmts are the writer's statements, prepared once at Open on its single
 // connection and bound to each transaction with Tx.StmtContext.
 type stmts struct {
-	find     *sql.Stmt // id of (stream_id, seq)
-	findSeed *sql.Stmt // id of a seed key (seed_keys)
+	find         *sql.Stmt // id of (stream_id, seq)
+	findSeed     *sql.Stmt // id of a seed key (seed_keys)
+	findRetained *sql.Stmt // whether retention deleted (stream_id, seq)
 }
 
 const insertImageSQL = `INSERT INTO images
@@ -64,10 +65,18 @@ func prepare(ctx context.Context, sdb *sql.DB) (*stmts, error) {
 		find.Close()
 		return nil, wrapErr("prepare", err)
 	}
-	return &stmts{find: find, findSeed: findSeed}, nil
+	findRetained, err := sdb.PrepareContext(ctx, "SELECT 1 FROM retained_seqs WHERE stream_id = ? AND seq = ?")
+	if err != nil {
+		find.Close()
+		findSeed.Close()
+		return nil, wrapErr("prepare", err)
+	}
+	return &stmts{find: find, findSeed: findSeed, findRetained: findRetained}, nil
 }
 
-func (st *stmts) close() error { return errors.Join(st.find.Close(), st.findSeed.Close()) }
+func (st *stmts) close() error {
+	return errors.Join(st.find.Close(), st.findSeed.Close(), st.findRetained.Close())
+}
 
 // Store writes f in one transaction: the images row, its keypoint rows and
 // one descriptors row holding all descriptors (K×128 float32 little-endian).
@@ -75,7 +84,10 @@ func (st *stmts) close() error { return errors.Join(st.find.Close(), st.findSeed
 // dies midway.
 //
 // A frame whose (StreamID, Seq) is already stored is not written again:
-// Store returns the existing row's id with inserted=false. Frames with
+// Store returns the existing row's id with inserted=false; so is one that
+// was stored and since deleted by Retain, with id 0 (a resent copy whose
+// first copy's acknowledgement was lost: stored again, it would count as
+// stored and as retained away). Frames with
 // StreamID and Seq both 0 are deduplicated only with KeyBySeed, by their
 // seed key (see Frame.KeyBySeed).
 //
@@ -109,6 +121,16 @@ func (d *DB) Store(ctx context.Context, f *Frame) (id int64, inserted bool, err 
 	}
 	if id, err = d.stored(ctx, tx, f); err != nil || id != 0 {
 		return id, false, err // a re-delivery, or a failed look-up
+	}
+	if f.sequenced() {
+		var gone int
+		switch err = tx.StmtContext(ctx, d.stmts.findRetained).QueryRowContext(ctx, stream, seq).Scan(&gone); {
+		case err == nil:
+			return 0, false, nil // stored once, deleted by retention since
+		case !errors.Is(err, sql.ErrNoRows):
+			return 0, false, wrapErr("store frame: find retained", err)
+		}
+		err = nil
 	}
 
 	if need := int64(len(f.Image) + len(blob)); need > d.reserved.Load() {

@@ -38,7 +38,7 @@ type GeneratorConfig struct {
 	StreamID    uint64        // 0 = random
 	State       string        // file keeping the stream and window across restarts; "" = none
 	Drain       time.Duration // on stop, how long to wait for an acknowledgement before giving up the window. Defaults to 30s
-	HWM         int           // send high-water mark in messages. Defaults to the window, at least 8
+	HWM         int           // send high-water mark in messages. Defaults to twice the window, at least 16
 }
 
 // inflight is one published frame the logger has not acknowledged yet.
@@ -80,6 +80,7 @@ type generator struct {
 	oldest    atomic.Int64  // the window's oldest first publish, UnixNano; 0 when empty; for the status reporter
 	logger    uint64        // incarnation of the logger last heard from
 	resend    bool          // a downstream restart was seen: send the window again
+	graceEnd  time.Time     // a (re)started logger's helloGrace ends: then resend what went out before; zero = none pending
 	acks      ackWatch      // whether the chain acknowledges at all
 	bad       limiter
 	spare     []byte // a sent message's buffer, free for the next load
@@ -129,10 +130,14 @@ func (cfg *GeneratorConfig) setDefaults() {
 		cfg.Drain = 30 * time.Second
 	}
 	if cfg.HWM <= 0 {
-		// At least the window: resending the whole window at once (a new
+		// Twice the window: resending the whole window at once (a new
 		// subscriber, a logger restart) must not drop half of it at the
-		// mark, to wait for the resend timeout.
-		cfg.HWM = max(cfg.Window, 8)
+		// mark, to wait for the resend timeout; nor, when a lagging
+		// extractor has not yet taken the first copies, the new frames
+		// that follow as acknowledgements free the window: the originals
+		// and one round of resends fit. The mark also bounds the copies
+		// ZeroMQ holds, in messages (docs/PERFORMANCE.md, Memory).
+		cfg.HWM = 2 * max(cfg.Window, 8)
 	}
 }
 
@@ -142,6 +147,7 @@ func (cfg *GeneratorConfig) setDefaults() {
 // acknowledgements keep coming (see drain).
 func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) error {
 	cfg.setDefaults()
+	mapLargeMessages(log)
 	state, err := loadState(cfg.State)
 	if err != nil {
 		return fmt.Errorf("generator: %w", err)
@@ -438,6 +444,7 @@ func (g *generator) service(wait time.Duration) {
 			g.resend = true
 		}
 	}
+	g.afterLoggerGrace(now)
 	all := g.resend
 	g.resend = false
 	for _, f := range g.window {
@@ -455,6 +462,8 @@ func (g *generator) service(wait time.Duration) {
 		}
 		if due {
 			f.timeouts++
+			g.log.Info("frame resent: no acknowledgement within the resend timeout", "frame_seq", f.seq,
+				"timeouts", f.timeouts, "rto", rto)
 		}
 		if err := g.pub.Send(f.msg); err != nil {
 			g.c.fail(err)
@@ -478,7 +487,7 @@ func (g *generator) onAck(msg []byte) {
 		g.acks.hello = now
 		if inc != g.logger {
 			g.logger = inc
-			g.resendSentBefore(time.Unix(0, int64(started)).Add(helloGrace))
+			g.graceEnd = time.Unix(0, int64(started)).Add(helloGrace)
 		}
 		return
 	}
@@ -531,8 +540,24 @@ const helloGrace = 2 * time.Second
 // get the first frames, instead of a later join sending them all again.
 const joinSettle = 300 * time.Millisecond
 
-// resendSentBefore sends again, at once, the frames in flight last sent
-// before t: a logger that started at t-helloGrace cannot have stored them.
+// afterLoggerGrace resends, once a (re)started logger's grace has passed,
+// every frame in flight last sent before its end. Not at its first hello,
+// which comes within helloInterval: a copy sent then reaches an extractor
+// that may not have reconnected to the new logger yet, which drops the
+// result, and that frame — with every other sent in the grace — would
+// wait for a resend timeout (10 s or more, doubled by each one it already
+// had). After the grace, the links are up and one round of resends does.
+func (g *generator) afterLoggerGrace(now time.Time) {
+	if g.graceEnd.IsZero() || now.Before(g.graceEnd) {
+		return
+	}
+	g.resendSentBefore(g.graceEnd)
+	g.graceEnd = time.Time{}
+}
+
+// resendSentBefore marks for sending again now the frames in flight last
+// sent before t: a logger listening since t-helloGrace cannot have stored
+// them.
 func (g *generator) resendSentBefore(t time.Time) {
 	n := 0
 	for _, f := range g.window {
@@ -646,12 +671,9 @@ func (g *generator) drain() {
 	g.log.Info("draining frames in flight", "frames", len(g.window))
 	// Wait while the window keeps shrinking: large frames on a slow machine
 	// may take minutes to drain, and that is fine. Give up only when no
-	// acknowledgement has come for Drain, or for four resend timeouts if that
-	// is longer (nothing downstream is making progress: on a machine so
-	// loaded that one SIFT run takes 15 s, 20 s without an ack is not that).
-	stall := max(g.cfg.Drain, 4*g.rto())
+	// acknowledgement has come for drainStall.
 	last, lastN := time.Now(), len(g.window)
-	for len(g.window) > 0 && time.Since(last) < stall && !g.acks.deaf() {
+	for len(g.window) > 0 && time.Since(last) < g.drainStall() && !g.acks.deaf() {
 		g.service(50 * time.Millisecond)
 		if len(g.window) < lastN {
 			last, lastN = time.Now(), len(g.window)
@@ -663,8 +685,25 @@ func (g *generator) drain() {
 			seqs = append(seqs, s)
 		}
 		slices.Sort(seqs)
-		g.log.Warn("stopped with frames unacknowledged", "frames", n, "seqs", seqs, "reason", g.acks.reason)
+		g.log.Warn("stopped with frames unacknowledged; the state file keeps them for the next run", "frames", n,
+			"seqs", seqs, "state", g.cfg.State, "reason", g.acks.reason)
 	}
+}
+
+// drainStall is how long the drain waits without an acknowledgement. While
+// no logger is heard, the longer of Drain and four resend timeouts: a
+// restarting logger, or one on a machine so loaded that a SIFT run takes
+// 15 s, is worth waiting for. While a logger says hello but acknowledges
+// nothing, two resend timeouts (each three smoothed ack times and more):
+// time for a frame lost on the way to be resent once and stored; past that
+// the logger receives and does not store — blocked on a full disk, say —
+// and waiting longer would only hold up the stop; the state file keeps the
+// frames for the next run.
+func (g *generator) drainStall() time.Duration {
+	if time.Since(g.acks.hello) < helloFresh {
+		return 2 * g.rto()
+	}
+	return max(g.cfg.Drain, 4*g.rto())
 }
 
 // complete checks that an encoded file ends where its format says it ends,

@@ -130,6 +130,7 @@ type logger struct {
 	ack     FrameSink
 	streams map[uint64]*streamSpan
 	incarn  uint64        // this run's incarnation, sent in hellos
+	ready   time.Time     // when its receive socket was opened, sent in hellos
 	seed    atomic.Uint64 // frames received without our trailer (through a seed stage)
 	full    atomic.Bool   // dbfull fault asked for
 	isFull  bool          // dbfull fault applied to the database
@@ -182,6 +183,7 @@ func RunLogger(ctx context.Context, cfg LoggerConfig, log *slog.Logger) error {
 	if err := l.loadStreams(ctx); err != nil {
 		return fmt.Errorf("logger: %w", err)
 	}
+	l.ready = time.Now()
 	sub, err := rt.sub(cfg.Sub, bus.Options{HWM: cfg.HWM})
 	if err != nil {
 		return fmt.Errorf("logger: subscribe socket: %w", err)
@@ -366,9 +368,18 @@ func nsTime(ns uint64) time.Time {
 	return time.Unix(0, int64(ns))
 }
 
-// hello announces this logger incarnation to the generators.
+// hello announces this logger incarnation to the generators, with the time
+// it began to listen: a generator sends again every frame it sent before
+// then (and for helloGrace after, while the extractors connect), which the
+// extractors could only drop. Not the process's start: opening a large
+// database and loading its streams come in between, and a frame sent then
+// would wait for the resend timeout.
 func (l *logger) hello() {
-	b, _ := wire.Hello(l.incarn, uint64(l.cfg.started.UnixNano())).MarshalBinary()
+	ready := l.ready
+	if ready.IsZero() { // a logger driven without RunLogger (tests)
+		ready = l.cfg.started
+	}
+	b, _ := wire.Hello(l.incarn, uint64(ready.UnixNano())).MarshalBinary()
 	if err := l.ack.Send(b); err != nil {
 		l.c.fail(fmt.Errorf("send hello: %w", err))
 	}
@@ -435,7 +446,9 @@ func (l *logger) track(f *wire.Frame) {
 func (l *logger) refreshCounts(ctx context.Context) {
 	n, err := l.db.Counts(ctx)
 	if err != nil {
-		l.c.fail(err)
+		if ctx.Err() == nil { // not a stop
+			l.c.fail(err)
+		}
 		return
 	}
 	l.mu.Lock()
@@ -448,7 +461,7 @@ func (l *logger) retain(ctx context.Context) {
 		return
 	}
 	n, err := l.db.Retain(ctx, l.cfg.RetainFrames, l.cfg.RetainBytes)
-	if err != nil {
+	if err != nil && ctx.Err() == nil { // a stop ends a pass between batches: no error
 		l.c.fail(fmt.Errorf("retention: %w", err))
 		return
 	}
@@ -511,6 +524,9 @@ func (l *logger) waitForRoom(ctx context.Context, err error) bool {
 	l.c.setStateReason(wire.StateBlocked, reason)
 	l.c.fail(fmt.Errorf("database full, retrying: %w", err))
 	l.refreshCounts(ctx)
+	// Still here: a generator that hears a logger which stores nothing
+	// knows it is blocked, not gone, and stops without waiting for it.
+	l.hello()
 	if !sleepUntil(ctx, time.Now().Add(blockedRetry)) {
 		return false
 	}

@@ -98,7 +98,7 @@ func (t *streamTally) tally(p StreamSnapshot, ss SummaryStream) {
 	}
 	t.stopped++
 	if p.Unacked != 0 {
-		t.undrained = append(t.undrained, fmt.Sprintf("stream %d: %d frames unacknowledged at exit", id, p.Unacked))
+		t.undrained = append(t.undrained, fmt.Sprintf("stream %d: %d frames unacknowledged at exit (in flight: the generator's state file keeps them for the next run)", id, p.Unacked))
 	}
 	// Every seq from 1 to the highest published was stored once (and is
 	// still, or was retained away); frames published after the last stored

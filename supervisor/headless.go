@@ -63,10 +63,14 @@ type Summary struct {
 	StatusErrors   uint64             `json:"status_errors"`
 	ChaosErrors    []string           `json:"chaos_errors,omitempty"`
 	ChaosSkipped   []string           `json:"chaos_skipped,omitempty"` // steps not applied: their stage had no process to act on
-	Streams        []SummaryStream    `json:"streams"`
-	Invariants     []Invariant        `json:"invariants"`
-	DB             string             `json:"db"`
-	RunDir         string             `json:"run_dir"`
+	// Resumed names the streams a previous run left with frames in flight
+	// (its supervisor killed, say), continued by this one: "resumed N
+	// frames of stream S (generator)". Their frames are in Streams.
+	Resumed    []string        `json:"resumed,omitempty"`
+	Streams    []SummaryStream `json:"streams"`
+	Invariants []Invariant     `json:"invariants"`
+	DB         string          `json:"db"`
+	RunDir     string          `json:"run_dir"`
 }
 
 // SummaryStream is one generator stream in the summary. Its frames add up:
@@ -385,6 +389,7 @@ func (h *headless) summary(snap Snapshot, reason string) Summary {
 		RunDir:       snap.RunDir,
 		Streams:      []SummaryStream{},
 		Invariants:   []Invariant{},
+		Resumed:      resumedText(h.sup.Resumed()),
 	}
 	h.summarizeStages(&sum, snap)
 	fin, integrity, dbErr := readFinalDB(h.sup.cfg.DB)

@@ -110,8 +110,9 @@ func (s *Supervisor) kindArgs(in *instance) []string {
 	case stage.Generator:
 		if c.Delivery == stage.Reliable {
 			// Keeps the stream and its frames in flight across a restart, so
-			// even a SIGKILLed generator loses nothing.
-			args = append(args, "--state", filepath.Join(c.RunDir, in.name+".state"))
+			// even a SIGKILLed generator loses nothing; next to the database,
+			// across runs too (streamstate.go).
+			args = append(args, "--state", s.statePath(in.name))
 		}
 		if c.Images != "" {
 			args = append(args, "--images", c.Images)

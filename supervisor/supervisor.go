@@ -72,6 +72,11 @@ type Supervisor struct {
 	changed      chan struct{}
 	statusConn   string // connect form of the status endpoint, for the children
 	totals       totals // per-kind figures of instances scaled away (history.go)
+	// Where the generators keep their stream state, and what a previous
+	// run left there (streamstate.go).
+	stateDir  string
+	stateLock *os.File
+	resumed   []ResumedStream
 }
 
 // instance is one stage instance. Its fields are guarded by Supervisor.mu;
@@ -237,6 +242,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	s.statusConn = connectForm(bound)
 	s.log.Info("supervisor running", "status", s.statusConn, "run_dir", s.cfg.RunDir)
+
+	s.claimStreamState()
+	defer s.releaseStreamState()
 
 	bgQuit := make(chan struct{}) // closed after the shutdown: background loops exit
 	var bg sync.WaitGroup

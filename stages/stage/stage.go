@@ -108,6 +108,7 @@ const (
 	EventStatusError EventKind = "status-error" // malformed status messages
 	EventInvariant   EventKind = "invariant"    // a delivery check failed
 	EventBlocked     EventKind = "blocked"      // a stage reported itself blocked (say, on a full disk), or running again
+	EventResume      EventKind = "resume"       // a stream a previous run left with frames in flight is continued, or cannot be
 )
 
 // Ends reports whether events of kind k end or stop a process: the lines a
