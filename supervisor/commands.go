@@ -284,7 +284,7 @@ func (s *Supervisor) resizeLocked(kind stage.Kind, n int) {
 	}
 	var added []*instance
 	for i := have; i < n; i++ {
-		added = append(added, s.newInstance(kind, replicaName(kind, i), i))
+		added = append(added, s.newInstance(kind, s.instanceName(kind, i), i))
 	}
 	if last < 0 { // none of kind left in the order: put the new ones at the end
 		last = len(keep) - 1

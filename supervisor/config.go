@@ -74,6 +74,23 @@ type Config struct {
 	StaleAfter time.Duration // no status for this long: stale. Defaults to 1s
 	StartWait  time.Duration // in start order, wait this long for a stage's first status before the next. Defaults to 5s
 
+	// Kinds, Host, Expose and Remote spread one pipeline over several hosts
+	// (see roles.go: EdgeConfig and JoinConfig fill them).
+	//
+	// Kinds are the stage kinds this supervisor runs; nil runs every kind.
+	Kinds []stage.Kind
+	// Host, when set, ends every instance name in "@Host", so that the
+	// stages of several hosts reporting to one supervisor keep unique names.
+	Host string
+	// Expose gives links a tcp:// address that the local stage binding the
+	// link binds too, beside its run-folder endpoint: stages on other hosts
+	// connect there.
+	Expose map[stage.Link]string
+	// Remote gives links served by another host: a local stage connects to
+	// that address instead of the run folder's. Remote[stage.LinkStatus] is
+	// an extra status endpoint every child reports to as well.
+	Remote map[stage.Link]string
+
 	// ExtraArgs are appended to the command line of every stage of a kind,
 	// e.g. {"logger": {"--retain-frames", "1000"}}.
 	ExtraArgs map[stage.Kind][]string

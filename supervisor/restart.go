@@ -70,13 +70,11 @@ func (s *Supervisor) manage(in *instance) {
 func (s *Supervisor) commandLocked(in *instance) (args, env []string) {
 	c := &s.cfg
 	sp, _ := stage.Lookup(in.kind)
-	args = []string{"stage", string(in.kind), "--" + stage.StatusPort.Flag, s.statusConn,
+	args = []string{"stage", string(in.kind), "--" + stage.StatusPort.Flag, s.statusEndpoints(),
 		"--instance", in.name, "--delivery", string(c.Delivery)}
 	input, _ := sp.Input()
 	for _, p := range sp.Ports {
-		ep := stage.SupervisedEndpoints(in.kind, p, func(l stage.Link, binder stage.Kind) string {
-			return ipcAddr(c.RunDir, linkFile(l, binder))
-		})
+		ep := s.portEndpoints(in.kind, p)
 		if p.Flag == input.Flag {
 			ep += "," + stage.Connect(s.injectAddr(in.name))
 		}
