@@ -107,9 +107,12 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	runDir, temp := j.runDir, j.runDir == ""
 	if temp {
-		if runDir, err = os.MkdirTemp("", "imaging-tui-join-"); err != nil {
-			return err
-		}
+		runDir, err = os.MkdirTemp("", "imaging-tui-join-")
+	} else {
+		err = os.MkdirAll(runDir, 0o700)
+	}
+	if err != nil {
+		return err
 	}
 	cfg, err := j.config(ctx, edge, runDir)
 	if err != nil {
