@@ -298,4 +298,3 @@ func checkStoredOnce(t *testing.T, path string, want int64) {
 	}
 	t.Logf("database: %d frames, each (stream, seq) once", rows)
 }
-
