@@ -148,8 +148,9 @@ func (p *nsProc) waitText(t *testing.T, re *regexp.Regexp, within time.Duration,
 // processing hosts (imaging-tui join) in network namespaces of their own,
 // over veth links with CURVE: host a (2 workers, 20 ms of delay where the
 // kernel has netem) and host b (1 worker) from the start; b's extractor is
-// SIGKILLed and b's link taken down for 10 s; host c joins mid-run. Every
-// frame must be stored once, and a's share be larger than b's.
+// SIGKILLed and b's link taken down for 10 s; host c joins mid-run; host x,
+// whose key the edge does not list, is refused. Every frame must be stored
+// once, and a's share be larger than b's.
 func TestMultiHostNetns(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces and veth links with iproute2 (CI runs as root)")
@@ -162,8 +163,9 @@ func TestMultiHostNetns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a minute of multi-host run")
 	}
-	edgeNS, hosts := netLab(t, "a", "b", "c")
-	a, b, c := hosts[0], hosts[1], hosts[2]
+	edgeNS, hosts := netLab(t, "a", "b", "c", "x")
+	a, b, c, x := hosts[0], hosts[1], hosts[2], hosts[3]
+	hosts = hosts[:3] // x's key is not among the edge's peers
 	if out, err := exec.Command("ip", "netns", "exec", a.ns, "tc", "qdisc", "add", "dev", a.dev, "root", "netem", "delay", "20ms").CombinedOutput(); err != nil {
 		t.Logf("no tc netem here (%v: %s): ran without the 20 ms delay on host a's link", err, strings.TrimSpace(string(out)))
 	} else {
@@ -181,6 +183,7 @@ func TestMultiHostNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys("edge", dir)
+	keys(x.name, dir)
 	for _, h := range hosts {
 		keys(h.name, dir)
 		if err := os.Link(filepath.Join(dir, h.name+".pub"), filepath.Join(peers, h.name+".pub")); err != nil {
@@ -203,7 +206,15 @@ func TestMultiHostNetns(t *testing.T) {
 	ja := join(a, "2")
 	jb := join(b, "1")
 	pidB := jb.waitText(t, started, 20*time.Second, "b's extractor start")[1]
-	time.Sleep(8 * time.Second)
+	// A host whose key the edge does not list is told so, and gets nothing.
+	jx := join(x, "1")
+	jx.waitText(t, regexp.MustCompile(`the edge refused this host's key`), 20*time.Second, "refusal of host x")
+	jx.stop(t, 20*time.Second)
+	var xs joinSummary
+	jx.lastJSON(t, &xs)
+	if xs.Frames != 0 || xs.Refused == 0 {
+		t.Errorf("host x, not among the peers: %d frames, %d refused handshakes; want 0 frames, some refused", xs.Frames, xs.Refused)
+	}
 
 	var pid int
 	fmt.Sscan(pidB, &pid)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -223,4 +224,17 @@ func JoinConfig(c Config, j Join) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// hostOf is the host instance in runs on, for StageSnapshot.Host: what its
+// status says, or this host for a local stage that has not reported yet.
+func hostOf(in *instance) string {
+	if in.status != nil && in.status.Host != "" {
+		return in.status.Host
+	}
+	if in.remote {
+		return ""
+	}
+	h, _ := os.Hostname()
+	return h
 }

@@ -40,6 +40,7 @@ type StageSnapshot struct {
 	Kills        int           // SIGKILLs by the operator (Kill or the kill fault)
 	TotalDropped uint64        // Status.Dropped summed over every process of this instance
 	Shard        string        // a replicated kind: "i/n"; "" for other kinds
+	Host         string        // the host it runs on: its status's, else this host's for a local stage
 }
 
 // StreamSnapshot is one generator stream (one generator process), as learnt
@@ -154,6 +155,7 @@ func (in *instance) snapshotLocked() StageSnapshot {
 		}
 		st.Status = &c
 	}
+	st.Host = hostOf(in)
 	return st
 }
 
