@@ -99,9 +99,10 @@ func peersNote(cfg supervisor.Config) string {
 }
 
 // hostAddrs lists this host's addresses other hosts may reach it at: the
-// up, non-loopback interfaces' unicast addresses, IPv4 first.
+// up, non-loopback interfaces' IPv4 unicast addresses (0.0.0.0 binds IPv4
+// only).
 func hostAddrs() []string {
-	var v4, v6 []string
+	var out []string
 	ifs, _ := net.Interfaces()
 	for _, ifc := range ifs {
 		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
@@ -109,18 +110,13 @@ func hostAddrs() []string {
 		}
 		addrs, _ := ifc.Addrs()
 		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			switch {
-			case !ok || !ipn.IP.IsGlobalUnicast():
-			case ipn.IP.To4() != nil:
-				v4 = append(v4, ipn.IP.String())
-			default:
-				v6 = append(v6, ipn.IP.String())
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsGlobalUnicast() {
+				out = append(out, ipn.IP.String())
 			}
 		}
 	}
-	if all := append(v4, v6...); len(all) > 0 {
-		return all
+	if len(out) == 0 {
+		return []string{"EDGE-ADDRESS"}
 	}
-	return []string{"EDGE-ADDRESS"}
+	return out
 }
