@@ -40,6 +40,7 @@ Flags:
 type joinFlags struct {
 	key, edgeKey, name, runDir string
 	insecure                   bool
+	delivery                   stage.Delivery
 	replicas, workers, threads int
 	extraArgs                  string
 }
@@ -54,6 +55,8 @@ func (j *joinFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&j.workers, "workers", 0, "SIFT workers per extractor process (0 = this host's cores / --replicas)")
 	fs.IntVar(&j.threads, "threads", 0, "OpenCV threads per worker (0 = the stage's default, 1)")
 	fs.StringVar(&j.runDir, "run-dir", "", "`DIR` for the local status channel and logs/NAME.log (default: a new temporary directory, removed after a clean stop)")
+	j.delivery = stage.Reliable
+	fs.Var(&j.delivery, "delivery", "delivery `MODE`, as the edge's: reliable (the work pool) or best-effort (every host receives every frame)")
 	fs.StringVar(&j.extraArgs, "extractor-args", "", "extra `ARGS` (space-separated) for every extractor")
 }
 
@@ -128,6 +131,7 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stderr, "imaging-tui: joining %s as %q: %d extractor(s) of %d worker(s); run folder %s\n",
 		edge, j.name, j.replicas, j.workers, runDir)
+	defer killOnSecondSignal(sup, stderr, false)() // the second SIGINT/SIGTERM kills at once
 	sum, err := superviseJoin(ctx, sup, stderr)
 	sum.Host, sum.Edge = j.name, edge
 	line, _ := json.Marshal(sum)
@@ -143,6 +147,7 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func (j joinFlags) config(ctx context.Context, edge, runDir string) (supervisor.Config, error) {
 	cfg := supervisor.DefaultConfig()
 	cfg.Replicas, cfg.Workers, cfg.Threads, cfg.RunDir = j.replicas, j.workers, j.threads, runDir
+	cfg.Delivery = j.delivery
 	cfg.DB = filepath.Join(runDir, "none.db") // no logger here: nothing to read
 	if j.extraArgs != "" {
 		cfg.ExtraArgs = map[stage.Kind][]string{stage.Extractor: strings.Fields(j.extraArgs)}

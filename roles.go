@@ -78,6 +78,9 @@ func joinCommand(cfg supervisor.Config, listen string) (string, error) {
 		}
 		edgeKey = "--edge-key '" + kp.Public + "' --key HOST.key"
 	}
+	if cfg.Delivery != stage.Reliable {
+		edgeKey += " --delivery " + string(cfg.Delivery)
+	}
 	addrs := []string{listen}
 	if ip := net.ParseIP(listen); ip != nil && ip.IsUnspecified() {
 		addrs = hostAddrs()
