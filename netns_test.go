@@ -192,6 +192,12 @@ func TestMultiHostNetns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Before the edge runs: nothing listens there, and join says so.
+	out, err := exec.Command("ip", "netns", "exec", x.ns, binary, "join", x.edgeIP, "--key", filepath.Join(dir, "x.key"),
+		"--edge-key", filepath.Join(dir, "edge.pub")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "cannot reach the edge at "+x.edgeIP+":5557") {
+		t.Errorf("join with no edge running: %v\n%s\nwant an error: cannot reach the edge", err, out)
+	}
 	db := filepath.Join(dir, "edge.db")
 	edge := startInNS(t, edgeNS, "", "--role", "edge", "--no-tui", "--replicas", "0",
 		"--key", filepath.Join(dir, "edge.key"), "--peers", peers, "--db", db,
