@@ -71,7 +71,7 @@ type Result struct {
 	// SIFT a frame spends in the pipeline (the target is at most 2).
 	LatencyPerSIFT float64 `json:"latency_per_sift"`
 	Rounds         []Round `json:"rounds"`
-	Host     Host    `json:"host"`
+	Host           Host    `json:"host"`
 }
 
 // Settings are the Config values that shaped the figures.
