@@ -29,7 +29,9 @@ type Config struct {
 	FPS      float64        // generator --fps; 0 = as fast as delivery allows
 	Delivery stage.Delivery // Defaults to stage.Reliable
 	// Replicas is the number of instances of each replicated kind
-	// (Spec.Replicated: the extractor), each with --shard i/n. Defaults to 1.
+	// (Spec.Replicated: the extractor): under reliable delivery they share
+	// the generator's work pool, under best-effort each takes --shard i/n.
+	// Defaults to 1.
 	Replicas int
 
 	// RetainFrames and RetainBytes are the logger's retention: it deletes
@@ -135,7 +137,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Threads, "threads", c.Threads, "OpenCV threads per extractor worker (0 = the stage's default, 1)")
 	fs.Float64Var(&c.FPS, "fps", c.FPS, "generator frames per second (0 = as fast as delivery allows; best-effort: 30)")
 	fs.Var(&c.Delivery, "delivery", "delivery `MODE`: reliable or best-effort")
-	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "extractor replicas (each takes --shard i/n)")
+	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "extractor replicas (reliable: sharing the generator's work pool; best-effort: each takes --shard i/n)")
 	fs.Int64Var(&c.RetainFrames, "retain-frames", c.RetainFrames, "logger: keep only the newest `N` frames (0 = no frame limit)")
 	fs.Func("retain-bytes", "logger: keep only the newest frames within `SIZE` of images, e.g. 500MiB, 0 = no limit (default 2GiB)", func(v string) error {
 		n, err := stage.ParseSize(v)

@@ -39,7 +39,7 @@ type StageSnapshot struct {
 	FPSHistory   []float64     // one sample a second, oldest first, at most 60
 	Kills        int           // SIGKILLs by the operator (Kill or the kill fault)
 	TotalDropped uint64        // Status.Dropped summed over every process of this instance
-	Shard        string        // a replicated kind: "i/n"; "" for other kinds
+	Shard        string        // a best-effort replica: "i/n" (--shard); "" for other kinds and for reliable replicas, which share a work pool
 	Host         string        // the host it runs on: its status's, else this host's for a local stage
 }
 
@@ -104,7 +104,7 @@ func (s *Supervisor) Snapshot() Snapshot {
 	}
 	for _, in := range s.insts {
 		st := in.snapshotLocked()
-		if replicated(in.kind) {
+		if replicated(in.kind) && s.cfg.Delivery != stage.Reliable {
 			st.Shard = strconv.Itoa(in.index) + "/" + strconv.Itoa(s.countLocked(in.kind))
 		}
 		snap.Stages = append(snap.Stages, st)

@@ -20,6 +20,11 @@ var (
 	// ErrMultipart is returned by Recv for a message of more than one part,
 	// which it has read and discarded whole.
 	ErrMultipart = errors.New("bus: multi-part message discarded")
+	// ErrNoPeer is returned by a Dealer's Send when no peer can take the
+	// message now (none connected, or its queue is full), and by a
+	// Router's SendTo when the peer is gone or its queue is full: the
+	// message was not sent.
+	ErrNoPeer = errors.New("bus: no peer to take the message")
 )
 
 // Defaults applied for zero Options fields.
@@ -178,6 +183,23 @@ func (c *Context) open(kind zmq.Type, eps []Endpoint, o Options) (_ *Socket, err
 		if err := sock.SetSubscribe(""); err != nil {
 			return nil, fmt.Errorf("bus: subscribe: %w", err)
 		}
+	}
+	if kind == zmq.ROUTER {
+		// A frame for a peer that has gone is an error, not a silent drop:
+		// the pool gives it to another.
+		if err := sock.SetRouterMandatory(1); err != nil {
+			return nil, fmt.Errorf("bus: set ZMQ_ROUTER_MANDATORY: %w", err)
+		}
+	}
+	if kind == zmq.DEALER {
+		// Messages go to completed connections only: a Ready is not queued
+		// for a generator that may never answer, and with several
+		// generators one that is down gets none.
+		if err := sock.SetImmediate(true); err != nil {
+			return nil, fmt.Errorf("bus: set ZMQ_IMMEDIATE: %w", err)
+		}
+	}
+	if kind == zmq.SUB || kind == zmq.ROUTER || kind == zmq.DEALER {
 		if s.wait, err = newFDWait(sock); err != nil {
 			return nil, err
 		}
@@ -281,6 +303,9 @@ func (s *Socket) SendParts(parts ...[]byte) error {
 	if s.closed {
 		return ErrClosed
 	}
+	if s.kind == zmq.DEALER {
+		return s.sendNoWait(parts...)
+	}
 	if s.kind != zmq.PUB && s.kind != zmq.XPUB {
 		return fmt.Errorf("bus: send on a %v socket", s.kind)
 	}
@@ -332,7 +357,7 @@ func (s *Socket) RecvInto(buf []byte, timeout time.Duration) ([]byte, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	if s.kind != zmq.SUB {
+	if s.kind != zmq.SUB && s.kind != zmq.DEALER {
 		return nil, fmt.Errorf("bus: receive on a %v socket", s.kind)
 	}
 	// Wait in slices so that abandoned connections are re-established
@@ -366,6 +391,8 @@ func (s *Socket) RecvInto(buf []byte, timeout time.Duration) ([]byte, error) {
 			return nil, s.discardParts()
 		case err == nil:
 			return msg, nil
+		case errors.Is(err, errWoken):
+			return nil, ErrTimeout
 		case !errors.Is(err, ErrTimeout):
 			return nil, err
 		}

@@ -1,0 +1,193 @@
+package stages_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/imaging-tui/imaging-tui/db"
+)
+
+// poolPipeline starts a logger that binds both its ends and a generator
+// that binds a work pool, for extractors to be added with poolExtractor.
+func poolPipeline(t *testing.T, count string) (p *pipeline, work string, gen, lg *proc) {
+	p = newPipeline(t, small...)
+	work = "ipc://" + p.dir + "/w"
+	lg = start(t, "logger", "--sub", "@"+p.proc, "--ack", "@"+p.ack, "--db", p.db)
+	// A generator resends what it sent within a logger's first two seconds
+	// (helloGrace): a frame extracted twice would then be no fault of the pool.
+	waitLog(t, lg, " starting", 30*time.Second)
+	time.Sleep(2500 * time.Millisecond)
+	gen = p.generator(t, "--count", count, "--work", "@"+work, "--state", p.dir+"/gen.state")
+	return p, work, gen, lg
+}
+
+// poolExtractor starts an extractor that takes its frames from the pool.
+func poolExtractor(t *testing.T, p *pipeline, work string, extra ...string) *proc {
+	return start(t, "extractor", append([]string{"--work", ">" + work, "--sub", ">" + p.img, "--pub", ">" + p.proc,
+		"--workers", "1"}, extra...)...)
+}
+
+// extracted returns how many times the extractor ran SIFT on each frame,
+// from its log.
+func extracted(x *proc) map[uint64]int {
+	by := map[uint64]int{}
+	for _, line := range strings.Split(x.out.String(), "\n") {
+		var rec struct {
+			Msg string `json:"msg"`
+			Seq uint64 `json:"frame_seq"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "frame extracted" {
+			by[rec.Seq]++
+		}
+	}
+	return by
+}
+
+// storedOnce checks that the database holds frames 1..n of one stream, each
+// once.
+func storedOnce(t *testing.T, p *pipeline, n uint64) {
+	t.Helper()
+	d, err := db.OpenReadOnly(context.Background(), p.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	streams, err := d.Streams(context.Background())
+	if err != nil || len(streams) != 1 {
+		t.Fatalf("streams = %+v, %v; want one", streams, err)
+	}
+	if s := streams[0]; s.FirstSeq != 1 || s.LastSeq != n || s.Missing != 0 || s.Duplicates != 0 {
+		t.Errorf("stream = %+v; want seqs 1..%d once each", s, n)
+	}
+}
+
+func waitDone(t *testing.T, x *proc, within time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-x.done:
+	case <-time.After(within):
+		t.Fatal(what)
+	}
+}
+
+// TestPoolShares: two extractors on one work pool share the frames, each
+// frame goes to one of them, and every frame is stored once.
+func TestPoolShares(t *testing.T) {
+	p, work, gen, lg := poolPipeline(t, "40")
+	ex := []*proc{poolExtractor(t, p, work), poolExtractor(t, p, work)}
+	p.waitRows(t, 40, 120*time.Second)
+	waitDone(t, gen, 30*time.Second, "generator --count 40 did not finish once its frames were stored")
+	for _, x := range ex {
+		x.stop(t)
+	}
+	lg.stop(t)
+	storedOnce(t, p, 40)
+	seen := map[uint64]int{}
+	for i, x := range ex {
+		by := extracted(x)
+		if len(by) == 0 {
+			t.Errorf("extractor %d took no frame from the pool", i)
+		}
+		for seq, n := range by {
+			seen[seq] += n
+		}
+	}
+	for seq := uint64(1); seq <= 40; seq++ {
+		if seen[seq] != 1 {
+			t.Errorf("frame %d extracted %d times; want once (no extractor failed)", seq, seen[seq])
+		}
+	}
+	if !strings.Contains(gen.out.String(), "extractor joined the work pool") {
+		t.Error("the generator never logged an extractor joining its pool")
+	}
+}
+
+// TestPoolPausedExtractor: an extractor stopped (SIGSTOP) mid-run loses its
+// frames to the other, which finishes the run; continued, it stores nothing
+// twice.
+func TestPoolPausedExtractor(t *testing.T) {
+	p, work, gen, lg := poolPipeline(t, "40")
+	a, b := poolExtractor(t, p, work), poolExtractor(t, p, work)
+	p.waitRows(t, 6, 120*time.Second)
+	waitLog(t, a, "frame extracted", 60*time.Second)
+	a.kill(syscall.SIGSTOP)
+	before := len(extracted(a))
+	p.waitRows(t, 40, 180*time.Second)
+	waitLog(t, gen, "extractor silent; its frames go to the others", 10*time.Second)
+	a.kill(syscall.SIGCONT)
+	waitDone(t, gen, 60*time.Second, "generator --count 40 did not finish")
+	a.stop(t)
+	b.stop(t)
+	lg.stop(t)
+	storedOnce(t, p, 40)
+	if nb := len(extracted(b)); nb < 40-before-2 {
+		t.Errorf("the running extractor extracted %d frames, the paused one %d before its pause; want the running one to take over", nb, before)
+	}
+}
+
+// TestPoolJoinAndKill: an extractor added mid-run takes frames, the first
+// one SIGKILLed later loses its frames to it, and every frame is stored
+// once.
+func TestPoolJoinAndKill(t *testing.T) {
+	p, work, gen, lg := poolPipeline(t, "50")
+	a := poolExtractor(t, p, work)
+	p.waitRows(t, 5, 120*time.Second)
+	b := poolExtractor(t, p, work)
+	waitLog(t, b, "frame extracted", 60*time.Second)
+	a.crash(t)
+	p.waitRows(t, 50, 180*time.Second)
+	waitDone(t, gen, 60*time.Second, "generator --count 50 did not finish")
+	b.stop(t)
+	lg.stop(t)
+	storedOnce(t, p, 50)
+	nb := len(extracted(b))
+	if nb == 0 || nb+len(extracted(a)) < 50 {
+		t.Errorf("extracted %d frames by the first, %d by the one that joined; want all 50 between them", len(extracted(a)), nb)
+	}
+}
+
+// TestPoolSlowExtractor: an extractor that is stopped half the time (short
+// SIGSTOP/SIGCONT cycles, each shorter than the pool's patience) asks for
+// fewer frames and takes a smaller share than one that runs freely.
+func TestPoolSlowExtractor(t *testing.T) {
+	p, work, gen, lg := poolPipeline(t, "60")
+	slow, fast := poolExtractor(t, p, work), poolExtractor(t, p, work)
+	waitLog(t, slow, " starting", 30*time.Second)
+	stop := make(chan struct{})
+	cycled := make(chan struct{})
+	go func() {
+		defer close(cycled)
+		for {
+			slow.kill(syscall.SIGSTOP)
+			select {
+			case <-stop:
+				slow.kill(syscall.SIGCONT)
+				return
+			case <-time.After(1500 * time.Millisecond):
+			}
+			slow.kill(syscall.SIGCONT)
+			select {
+			case <-stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+	p.waitRows(t, 60, 240*time.Second)
+	close(stop)
+	<-cycled
+	waitDone(t, gen, 60*time.Second, "generator --count 60 did not finish")
+	slow.stop(t)
+	fast.stop(t)
+	lg.stop(t)
+	storedOnce(t, p, 60)
+	ns, nf := len(extracted(slow)), len(extracted(fast))
+	if ns >= nf {
+		t.Errorf("the extractor stopped ¾ of the time extracted %d frames, the free one %d; want fewer", ns, nf)
+	}
+	t.Logf("shares: slow %d, fast %d", ns, nf)
+}
