@@ -65,8 +65,9 @@ type workPool struct {
 	bad    *limiter
 	peers  map[string]*poolPeer
 	buf    []byte
-	idle   time.Time // since when no peer has been live; zero while one is
-	served uint64    // frames sent in all (tests, logs)
+	idle    time.Time // since when no peer has been live; zero while one is
+	checked time.Time // the last expire
+	served  uint64    // frames sent in all (tests, logs)
 }
 
 func newWorkPool(sock router, c *counters, bad *limiter, log *slog.Logger) *workPool {
@@ -116,6 +117,15 @@ func (p *workPool) onReady(id string, r *wire.Ready, now time.Time) {
 // expire forgets the peers not heard from for peerSilence and returns their
 // ids: the frames they hold are to go to others.
 func (p *workPool) expire(now time.Time) []string {
+	// Time the generator itself did not run (stopped with its pipeline, as
+	// the bench does by turns, or starved) does not count against a peer:
+	// its READYs are waiting to be read.
+	if gap := now.Sub(p.checked); !p.checked.IsZero() && gap > 2*readyInterval {
+		for _, peer := range p.peers {
+			peer.heard = peer.heard.Add(gap)
+		}
+	}
+	p.checked = now
 	var gone []string
 	for id, peer := range p.peers {
 		if now.Sub(peer.heard) >= peerSilence {
