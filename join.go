@@ -230,49 +230,49 @@ func superviseJoin(ctx context.Context, sup *supervisor.Supervisor, w io.Writer)
 	defer tick.Stop()
 	t := frameTally{pid: map[string]int{}, base: map[string]uint64{}, last: map[string]uint64{}}
 	var seen uint64
-	var sum joinSummary
 	var failedErr error
 	warned := false
 	for {
+		var runErr error
+		finished := false
 		select {
-		case err := <-done:
-			snap := sup.Snapshot()
-			t.observe(snap)
-			sum.Frames, sum.Restarts, sum.Failed, sum.Refused = t.total(), 0, 0, 0
-			for _, st := range snap.Stages {
-				sum.Restarts += st.Restarts
-				if st.State == supervisor.StateFailed {
-					sum.Failed++
-				}
-				if st.Status != nil {
-					sum.Refused += st.Status.Refused
-				}
-			}
-			printEvents(sup.Snapshot(), &seen, w)
-			return sum, errors.Join(err, failedErr)
+		case runErr = <-done:
+			finished = true
 		case <-tick.C:
 		}
 		snap := sup.Snapshot()
 		t.observe(snap)
 		printEvents(snap, &seen, w)
-		failed, refused := 0, uint64(0)
-		for _, st := range snap.Stages {
-			if st.State == supervisor.StateFailed {
-				failed++
-			}
-			if st.Status != nil {
-				refused += st.Status.Refused
-			}
+		sum := summarize(snap)
+		sum.Frames = t.total()
+		if finished {
+			return sum, errors.Join(runErr, failedErr)
 		}
-		if refused > 0 && !warned {
+		if sum.Refused > 0 && !warned {
 			warned = true
-			fmt.Fprintf(w, "imaging-tui: the edge refused this host's key (%d handshake(s)): is its .pub in the edge's --peers, and --edge-key the edge's public key?\n", refused)
+			fmt.Fprintf(w, "imaging-tui: the edge refused this host's key (%d handshake(s)): is its .pub in the edge's --peers, and --edge-key the edge's public key?\n", sum.Refused)
 		}
-		if failed == len(snap.Stages) && failed > 0 && failedErr == nil {
+		if sum.Failed == len(snap.Stages) && sum.Failed > 0 && failedErr == nil {
 			failedErr = fmt.Errorf("join: every extractor failed; their logs are in %s", filepath.Join(sup.RunDir(), "logs"))
 			stop()
 		}
 	}
+}
+
+// summarize counts the restarts, failed extractors and refused handshakes
+// of snap.
+func summarize(snap supervisor.Snapshot) joinSummary {
+	var sum joinSummary
+	for _, st := range snap.Stages {
+		sum.Restarts += st.Restarts
+		if st.State == supervisor.StateFailed {
+			sum.Failed++
+		}
+		if st.Status != nil {
+			sum.Refused += st.Status.Refused
+		}
+	}
+	return sum
 }
 
 // printEvents prints the events after *seen on w.
