@@ -49,6 +49,13 @@
 // publishers, goes through Config.Transport (ZeroMQ's is
 // bus.NewTransport), so this package builds without cgo.
 //
+// Across hosts (roles.go), EdgeConfig and JoinConfig set Config.Kinds (the
+// kinds this supervisor runs), Config.Expose (a link's binder also binds a
+// tcp:// address), Config.Remote (a link served by another host, connected
+// to instead of the run folder; for status, reported to as well) and
+// Config.Host (instance names KIND-i@HOST): the edge and each processing
+// host are supervisors wired from the same table.
+//
 // # States and restarts
 //
 // A stage is starting (spawned, no status yet), running (reporting), stale
