@@ -2,13 +2,18 @@ package stages_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"math/rand/v2"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/db"
+	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/wire"
 )
 
 // poolPipeline starts a logger that binds both its ends and a generator
@@ -190,4 +195,76 @@ func TestPoolSlowExtractor(t *testing.T) {
 		t.Errorf("the extractor stopped ¾ of the time extracted %d frames, the free one %d; want fewer", ns, nf)
 	}
 	t.Logf("shares: slow %d, fast %d", ns, nf)
+}
+
+// TestHostileWorkPool floods a generator's work pool from a DEALER with
+// mutated and random READY messages, multi-part ones and one over the
+// pool's size limit: the generator stays up, skips what does not decode, and
+// once the flood stops a real extractor joins and takes the frames, the
+// flooder's among them.
+func TestHostileWorkPool(t *testing.T) {
+	p := newPipeline(t, small...)
+	work := "ipc://" + p.dir + "/w"
+	gen := p.generator(t, "--work", "@"+work, "--drain", "1s")
+	waitLog(t, gen, " starting", 30*time.Second)
+	zctx, err := bus.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zctx.Close()
+	d, err := zctx.Dealer(">"+work, bus.Options{HWM: 100000, Linger: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid, _ := (&wire.Ready{Session: 9, Want: 2}).MarshalBinary()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 3000; i++ {
+		var err error
+		switch {
+		case i == 1500:
+			err = d.Send(make([]byte, 64<<10)) // over the limit: cut off, reconnects
+		case i%10 == 9:
+			err = d.SendParts(valid, []byte("a second part"))
+		default:
+			err = d.Send(mutateReady(rng, valid))
+		}
+		if err != nil && !errors.Is(err, bus.ErrNoPeer) {
+			t.Fatal(err)
+		}
+		if errors.Is(err, bus.ErrNoPeer) {
+			time.Sleep(time.Millisecond) // connecting, or reconnecting after the cut
+		}
+	}
+	d.Close()
+	waitLog(t, gen, "bad message on the work pool skipped", 30*time.Second)
+	x := poolExtractor(t, p, work)
+	waitLog(t, x, "frame extracted", 60*time.Second)
+	select {
+	case <-gen.done:
+		t.Fatalf("the generator exited: %v", gen.err)
+	default:
+	}
+}
+
+// mutateReady returns a corrupt or odd variant of a valid READY message.
+func mutateReady(rng *rand.Rand, valid []byte) []byte {
+	b := append([]byte(nil), valid...)
+	switch rng.IntN(5) {
+	case 0: // random bytes
+		r := make([]byte, rng.IntN(2048))
+		for i := range r {
+			r[i] = byte(rng.UintN(256))
+		}
+		return r
+	case 1: // truncated
+		return b[:rng.IntN(len(b))]
+	case 2: // extended
+		return append(b, byte(rng.UintN(256)))
+	case 3: // a want out of bounds, or any want
+		binary.BigEndian.PutUint32(b[9:], rng.Uint32())
+		return b
+	default: // a flipped byte
+		b[rng.IntN(len(b))] ^= byte(1 + rng.UintN(255))
+		return b
+	}
 }
