@@ -16,18 +16,25 @@ import (
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
-// poolPipeline starts a logger that binds both its ends and a generator
-// that binds a work pool, for extractors to be added with poolExtractor.
-func poolPipeline(t *testing.T, count string) (p *pipeline, work string, gen, lg *proc) {
+// poolPipeline starts a logger that binds both its ends, n extractors on a
+// work pool, and once they have started the generator that binds the pool;
+// more extractors can be added with poolExtractor.
+func poolPipeline(t *testing.T, count string, n int) (p *pipeline, work string, gen, lg *proc, ex []*proc) {
 	p = newPipeline(t, small...)
 	work = "ipc://" + p.dir + "/w"
 	lg = start(t, "logger", "--sub", "@"+p.proc, "--ack", "@"+p.ack, "--db", p.db)
+	for range n {
+		ex = append(ex, poolExtractor(t, p, work))
+	}
+	for _, x := range ex {
+		waitLog(t, x, " starting", 30*time.Second)
+	}
 	// A generator resends what it sent within a logger's first two seconds
 	// (helloGrace): a frame extracted twice would then be no fault of the pool.
 	waitLog(t, lg, " starting", 30*time.Second)
 	time.Sleep(2500 * time.Millisecond)
 	gen = p.generator(t, "--count", count, "--work", "@"+work, "--state", p.dir+"/gen.state")
-	return p, work, gen, lg
+	return p, work, gen, lg, ex
 }
 
 // poolExtractor starts an extractor that takes its frames from the pool.
@@ -82,8 +89,7 @@ func waitDone(t *testing.T, x *proc, within time.Duration, what string) {
 // TestPoolShares: two extractors on one work pool share the frames, each
 // frame goes to one of them, and every frame is stored once.
 func TestPoolShares(t *testing.T) {
-	p, work, gen, lg := poolPipeline(t, "40")
-	ex := []*proc{poolExtractor(t, p, work), poolExtractor(t, p, work)}
+	p, _, gen, lg, ex := poolPipeline(t, "40", 2)
 	p.waitRows(t, 40, 120*time.Second)
 	waitDone(t, gen, 30*time.Second, "generator --count 40 did not finish once its frames were stored")
 	for _, x := range ex {
@@ -115,8 +121,8 @@ func TestPoolShares(t *testing.T) {
 // frames to the other, which finishes the run; continued, it stores nothing
 // twice.
 func TestPoolPausedExtractor(t *testing.T) {
-	p, work, gen, lg := poolPipeline(t, "40")
-	a, b := poolExtractor(t, p, work), poolExtractor(t, p, work)
+	p, _, gen, lg, ex := poolPipeline(t, "40", 2)
+	a, b := ex[0], ex[1]
 	p.waitRows(t, 6, 120*time.Second)
 	waitLog(t, a, "frame extracted", 60*time.Second)
 	a.kill(syscall.SIGSTOP)
@@ -138,8 +144,8 @@ func TestPoolPausedExtractor(t *testing.T) {
 // one SIGKILLed later loses its frames to it, and every frame is stored
 // once.
 func TestPoolJoinAndKill(t *testing.T) {
-	p, work, gen, lg := poolPipeline(t, "50")
-	a := poolExtractor(t, p, work)
+	p, work, gen, lg, ex := poolPipeline(t, "50", 1)
+	a := ex[0]
 	p.waitRows(t, 5, 120*time.Second)
 	b := poolExtractor(t, p, work)
 	waitLog(t, b, "frame extracted", 60*time.Second)
@@ -159,9 +165,8 @@ func TestPoolJoinAndKill(t *testing.T) {
 // SIGSTOP/SIGCONT cycles, each shorter than the pool's patience) asks for
 // fewer frames and takes a smaller share than one that runs freely.
 func TestPoolSlowExtractor(t *testing.T) {
-	p, work, gen, lg := poolPipeline(t, "60")
-	slow, fast := poolExtractor(t, p, work), poolExtractor(t, p, work)
-	waitLog(t, slow, " starting", 30*time.Second)
+	p, _, gen, lg, ex := poolPipeline(t, "60", 2)
+	slow, fast := ex[0], ex[1]
 	stop := make(chan struct{})
 	cycled := make(chan struct{})
 	go func() {
