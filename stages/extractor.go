@@ -165,11 +165,14 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 		return fmt.Errorf("extractor: publish socket: %w", err)
 	}
 	e := newExtractor(cfg, rt.c, log)
-	if cfg.Work != "" && reliable {
+	switch {
+	case cfg.Work != "" && reliable:
 		if e.pool, err = openPool(rt, cfg); err != nil {
 			return fmt.Errorf("extractor: work pool socket: %w", err)
 		}
 		e.pool.held = &e.held
+	case cfg.Work != "":
+		log.Warn("--work ignored: a best-effort generator has no work pool; subscribing with --sub", "work", cfg.Work)
 	}
 	log.Info("extractor starting", "workers", cfg.Workers, "threads", cfg.Threads, "sift_memory_mb", cfg.SIFTMemory>>20,
 		"max_pixels", cfg.SIFT.MaxPixels,

@@ -71,7 +71,7 @@ type generator struct {
 	pub       publisher
 	ack       FrameSource
 	pool      *workPool   // nil: no work pool, frames are published
-	acked     chan []byte // with a pool: acknowledgements, received by pumpAcks
+	acked     chan []byte // with a pool: acknowledgements, received by openPool's goroutine
 	window    map[uint64]*inflight
 	bySeed    map[wire.SeedKey]uint64 // the window's frames by seed key
 	bytes     int64
@@ -432,8 +432,8 @@ func (g *generator) service(wait time.Duration) {
 	g.receive(wait)
 	now := time.Now()
 	rto := g.rto()
-	pooled := g.pooled(now)
 	g.expirePeers(now)
+	pooled := g.pooled(now)
 	// A new subscriber is usually a restarted extractor: whatever the old
 	// one held is gone, so send the whole window again now, not at timeout.
 	if joined := g.pub.Joins(); joined > 0 {

@@ -59,15 +59,14 @@ func (p *poolPeer) credit() int {
 // workPool is the generator's side of the pool. It is used by the
 // generator's goroutine only.
 type workPool struct {
-	sock   router
-	log    *slog.Logger
-	c      *counters
-	bad    *limiter
-	peers  map[string]*poolPeer
-	buf    []byte
+	sock    router
+	log     *slog.Logger
+	c       *counters
+	bad     *limiter
+	peers   map[string]*poolPeer
+	buf     []byte
 	idle    time.Time // since when no peer has been live; zero while one is
 	checked time.Time // the last expire
-	served  uint64    // frames sent in all (tests, logs)
 }
 
 func newWorkPool(sock router, c *counters, bad *limiter, log *slog.Logger) *workPool {
@@ -185,7 +184,6 @@ func (p *workPool) send(msg []byte, now time.Time) string {
 		}
 		peer.sent++
 		peer.last = now
-		p.served++
 		return peer.id
 	}
 }
