@@ -63,6 +63,7 @@ fuzz time="60s":
     go test -run '^$' -fuzz '^FuzzDecodeImage$' -fuzztime {{time}} ./wire
     go test -run '^$' -fuzz '^FuzzDecodeProcessed$' -fuzztime {{time}} ./wire
     go test -run '^$' -fuzz '^FuzzDecodeAck$' -fuzztime {{time}} ./wire
+    go test -run '^$' -fuzz '^FuzzDecodeReady$' -fuzztime {{time}} ./wire
     go test -run '^$' -fuzz '^FuzzProbe$' -fuzztime {{time}} ./wire/probe
 
 # rewrite golden files (review the diff)

@@ -6,6 +6,8 @@
 //	imaging-tui --no-tui [flags]   the same supervisor, headless
 //	imaging-tui stage NAME [flags] one stage on its own
 //	imaging-tui db CMD [flags]     read the database
+//	imaging-tui --role edge        the capture host of several
+//	imaging-tui join EDGE          extractors for the capture host EDGE
 //	imaging-tui keys NAME          a CURVE keypair, NAME.key and NAME.pub
 //	imaging-tui config print       the effective configuration (defaults, --config FILE, flags)
 //	imaging-tui version            versions of this binary and its libraries
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		switch args[0] {
 		case "stage":
 			return stages.Main(ctx, args[1:], sampleImages(), stderr)
+		case "join":
+			return runJoin(ctx, args[1:], stdout, stderr)
 		case "keys":
 			return stages.KeysMain(args[1:], stdout, stderr)
 		case "db":
@@ -143,6 +147,8 @@ Usage:
   imaging-tui --no-tui [flags]     run it headless: status lines, then a JSON summary
   imaging-tui stage NAME [flags]   run one stage on its own: ` + kindNames() + `
   imaging-tui db CMD [flags]       read the database
+  imaging-tui --role edge [flags]  the capture host of several (docs/DEPLOY.md)
+  imaging-tui join EDGE [flags]    a processing host: extractors for the edge EDGE
   imaging-tui keys NAME            create a CURVE keypair (NAME.key, NAME.pub) for links beyond loopback
   imaging-tui config print [flags] print the effective configuration (defaults, --config FILE, flags)
   imaging-tui version              print the versions of this binary and its libraries
@@ -166,6 +172,8 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	var set config.Settings // supervisor, headless, --no-tui, --metrics, --config
 	set.RegisterFlags(fs)
+	var role roleFlags // --role edge, --listen
+	role.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage, "\nFlags of the supervisor (console and --no-tui):\n")
 		fs.PrintDefaults()
@@ -186,7 +194,11 @@ func runSupervisor(ctx context.Context, args []string, stdout, stderr io.Writer)
 	for _, w := range set.Warnings() {
 		fmt.Fprintf(stderr, "imaging-tui: warning: %s\n", w)
 	}
-	cfg, ho := set.Supervisor, set.Headless
+	cfg, err := role.apply(fs, set.Supervisor, stderr)
+	if err != nil {
+		return err
+	}
+	ho := set.Headless
 	sec, err := bus.KeyFiles{Key: cfg.Key, Peers: cfg.Peers, Insecure: cfg.Insecure}.Load()
 	if err != nil {
 		return err

@@ -122,3 +122,86 @@ func subscribe(t *testing.T, sec *bus.Security, endpoints string) *bus.Socket {
 	t.Cleanup(func() { sock.Close(); ctx.Close() })
 	return sock
 }
+
+// TestStageCurveWorkPool: a reliable generator's work pool, on a CURVE
+// server key, sends frames to a DEALER with an allowed key, ignores one
+// without a key or with a key not among its peers, and a real extractor
+// given the generator's key for its --work port joins the pool.
+func TestStageCurveWorkPool(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"gen", "client", "other"} {
+		if out, err := exec.Command(exe, "keys", "--out", dir, name).CombinedOutput(); err != nil {
+			t.Fatalf("imaging-tui keys %s: %v\n%s", name, err, out)
+		}
+	}
+	peers := filepath.Join(dir, "peers")
+	os.Mkdir(peers, 0o755)
+	os.Rename(filepath.Join(dir, "client.pub"), filepath.Join(peers, "client.pub"))
+	kp := func(name string) bus.Keypair {
+		k, err := bus.ReadKeypair(filepath.Join(dir, name+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	client, other, gen := kp("client"), kp("other"), kp("gen")
+	workAddr := freeTCP(t)
+	g := start(t, "generator", "--key", filepath.Join(dir, "gen.key"), "--peers", peers,
+		"--pub", "@"+freeTCP(t), "--ack", ">"+freeTCP(t), "--work", "@"+workAddr)
+	waitLog(t, g, " starting", 30*time.Second)
+
+	allowed := dealer(t, &bus.Security{Key: client, ServerKey: gen.Public}, ">"+workAddr)
+	stranger := dealer(t, nil, ">"+workAddr)
+	wrong := dealer(t, &bus.Security{Key: other, ServerKey: gen.Public}, ">"+workAddr)
+	ready, _ := (&wire.Ready{Session: 7, Want: 1}).MarshalBinary()
+	var msg []byte
+	deadline := time.Now().Add(30 * time.Second)
+	for msg == nil && time.Now().Before(deadline) {
+		for _, d := range []*bus.Socket{allowed, stranger, wrong} {
+			_ = d.Send(ready) // no peer yet (the handshake is under way): the next one
+		}
+		for _, d := range []*bus.Socket{stranger, wrong} {
+			if m, err := d.Recv(0); err == nil {
+				t.Fatalf("a DEALER without an allowed key received %d bytes from the pool", len(m))
+			}
+		}
+		msg, _ = allowed.Recv(200 * time.Millisecond)
+	}
+	if msg == nil {
+		t.Fatal("the allowed DEALER received no frame from the work pool")
+	}
+	if f, err := wire.DecodeImage(msg); err != nil || f.Trailer == nil || f.Trailer.Seq != 1 {
+		t.Fatalf("pool message: %v; want IMAGE_DATA frame 1 with our trailer", err)
+	}
+	if _, err := stranger.Recv(time.Second); err == nil {
+		t.Error("the keyless DEALER received a frame")
+	}
+
+	// A real extractor with the generator's key for its --work port.
+	x := start(t, "extractor", "--key", filepath.Join(dir, "client.key"), "--server-key", "work="+filepath.Join(dir, "gen.pub"),
+		"--work", ">"+workAddr, "--sub", ">ipc://"+filepath.Join(dir, "i"), "--pub", "@ipc://"+filepath.Join(dir, "p"), "--workers", "1")
+	// Frame 1 too: the test's DEALER fell silent with it.
+	waitLog(t, x, `"frame_seq":1,`, 60*time.Second)
+}
+
+// dealer opens a Dealer on endpoints in a context of its own with sec (nil:
+// none), closed when the test ends.
+func dealer(t *testing.T, sec *bus.Security, endpoints string) *bus.Socket {
+	t.Helper()
+	ctx, err := bus.NewContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec != nil {
+		if err := ctx.Secure(*sec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock, err := ctx.Dealer(endpoints, bus.Options{Linger: time.Millisecond})
+	if err != nil {
+		ctx.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sock.Close(); ctx.Close() })
+	return sock
+}

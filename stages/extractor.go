@@ -21,13 +21,22 @@ import (
 // ExtractorConfig configures the extractor stage.
 type ExtractorConfig struct {
 	Common
-	Sub     string // IMAGE_DATA in. Defaults to the table's (stage.Table)
-	Pub     string // PROCESSED_DATA out. Defaults to the table's
-	Workers int    // SIFT workers. Defaults to the number of CPUs
-	Threads int    // OpenCV threads (process-wide). Defaults to 1
-	Shard   Shard  // which frames this replica takes. Defaults to all
-	SIFT    sift.Options
-	HWM     int // high-water mark in messages. Defaults to 8
+	Sub string // IMAGE_DATA in. Defaults to the table's (stage.Table)
+	Pub string // PROCESSED_DATA out. Defaults to the table's
+	// Work is the generators' work pools to take frames from (reliable
+	// delivery); "" subscribes on Sub only. With Work, Sub still receives
+	// what a generator publishes (a seed generator's frames, injected
+	// faults).
+	Work string
+	// Prefetch is how many frames beyond one per worker it asks the pool
+	// for: one hides the round trip to the generator, more only queue.
+	// Defaults to 1; negative means none.
+	Prefetch int
+	Workers  int   // SIFT workers. Defaults to the number of CPUs
+	Threads  int   // OpenCV threads (process-wide). Defaults to 1
+	Shard    Shard // which frames this replica takes from Sub (best-effort replicas). Defaults to all
+	SIFT     sift.Options
+	HWM      int // high-water mark in messages. Defaults to 8
 	// SIFTMemory bounds the estimated working set of the SIFT runs in
 	// progress together (see memBudget). Defaults to 80 % of the memory
 	// available at start.
@@ -39,7 +48,10 @@ type ExtractorConfig struct {
 }
 
 // Shard selects the frames of one replica among N: seq % N == Index.
-// Frames without a sequence number (a seed peer's) go to replica 0.
+// Frames without a sequence number (a seed peer's) go to replica 0. Only
+// subscribing replicas need it, under best-effort delivery, where every
+// replica receives every frame; replicas that share a work pool are each
+// given different frames.
 type Shard struct{ Index, Count uint64 }
 
 func (s Shard) takes(f *wire.Frame) bool {
@@ -67,7 +79,8 @@ func extractorFlags(f *flag.FlagSet, _ fs.FS) runFunc {
 	var shard, siftMemory string
 	f.IntVar(&cfg.Workers, "workers", 0, "SIFT workers (default: one per CPU)")
 	f.IntVar(&cfg.Threads, "threads", 1, "OpenCV threads for the process")
-	f.StringVar(&shard, "shard", "0/1", "take frames whose seq % N == I, as `I/N` (replicas)")
+	f.StringVar(&shard, "shard", "0/1", "of the frames subscribed to, take those whose seq % N == I, as `I/N` (best-effort replicas; a work pool needs none)")
+	f.IntVar(&cfg.Prefetch, "prefetch", 1, "work pool: frames to ask for beyond one per worker (-1 = none)")
 	f.BoolVar(&cfg.ReturnMemory, returnMemoryFlag, false, "give the memory each SIFT run frees back to the kernel instead of keeping it for the next frame (leaner between frames; about 2.5× slower on 2000×1500)")
 	f.StringVar(&siftMemory, "sift-memory", "", "most memory the SIFT runs in progress may take together, e.g. 8GiB; workers wait for room (`SIZE`, default 80% of the memory available at start)")
 	f.IntVar(&cfg.SIFT.MaxFeatures, "max-features", 0, "keep the best `N` keypoints (0 = all, OpenCV's default)")
@@ -83,7 +96,7 @@ func extractorFlags(f *flag.FlagSet, _ fs.FS) runFunc {
 				return usage(f, "--sift-memory %q: want a positive size such as 8GiB", siftMemory)
 			}
 		}
-		cfg.Common, cfg.Sub, cfg.Pub = inv.Common, inv.ports["sub"], inv.ports["pub"]
+		cfg.Common, cfg.Sub, cfg.Pub, cfg.Work = inv.Common, inv.ports["sub"], inv.ports["pub"], inv.ports["work"]
 		return RunExtractor(ctx, cfg, inv.log)
 	}
 }
@@ -99,6 +112,9 @@ func (cfg *ExtractorConfig) setDefaults() error {
 	}
 	if cfg.HWM <= 0 {
 		cfg.HWM = 8
+	}
+	if cfg.Prefetch == 0 {
+		cfg.Prefetch = 1
 	}
 	if cfg.SIFTMemory <= 0 {
 		var err error
@@ -148,12 +164,21 @@ func RunExtractor(ctx context.Context, cfg ExtractorConfig, log *slog.Logger) er
 	if err != nil {
 		return fmt.Errorf("extractor: publish socket: %w", err)
 	}
+	e := newExtractor(cfg, rt.c, log)
+	switch {
+	case cfg.Work != "" && reliable:
+		if e.pool, err = openPool(rt, cfg); err != nil {
+			return fmt.Errorf("extractor: work pool socket: %w", err)
+		}
+		e.pool.held = &e.held
+	case cfg.Work != "":
+		log.Warn("--work ignored: a best-effort generator has no work pool; subscribing with --sub", "work", cfg.Work)
+	}
 	log.Info("extractor starting", "workers", cfg.Workers, "threads", cfg.Threads, "sift_memory_mb", cfg.SIFTMemory>>20,
 		"max_pixels", cfg.SIFT.MaxPixels,
-		"shard", cfg.Shard.String(),
+		"shard", cfg.Shard.String(), "work", cfg.Work, "prefetch", max(cfg.Prefetch, 0),
 		"sub", cfg.Sub, "pub", cfg.Pub, "delivery", cfg.Delivery)
 
-	e := newExtractor(cfg, rt.c, log)
 	if reliable {
 		// Once: a later logger restart is the generator's to notice.
 		e.ready = func(ctx context.Context) { awaitSubscriber(ctx, pub) }
@@ -174,6 +199,8 @@ type extractor struct {
 	c       *counters
 	budget  *memBudget
 	ready   func(context.Context) // waited for before the first send; nil for none
+	pool    *poolClient           // the work pool; nil when it subscribes only
+	held    atomic.Int64          // frames accepted and not yet through SIFT
 	jobs    chan job
 	out     chan result
 	busy    atomic.Int64 // workers in a Transform
@@ -189,7 +216,9 @@ func newExtractor(cfg ExtractorConfig, c *counters, log *slog.Logger) *extractor
 		cfg.SIFT.MaxPixels = defaultMaxPixels(cfg.SIFTMemory)
 	}
 	return &extractor{cfg: cfg, log: log, c: c, budget: newMemBudget(cfg.SIFTMemory),
-		jobs: make(chan job, cfg.Workers), out: make(chan result, cfg.Workers),
+		// Room for what the pool may send on top of a full subscription
+		// queue: the pool's receiver must not block, it says Ready.
+		jobs: make(chan job, 2*cfg.Workers+max(cfg.Prefetch, 0)), out: make(chan result, cfg.Workers),
 		outBufs: make(bufferPool, 2*cfg.Workers+1), inBufs: make(bufferPool, 2*cfg.Workers+1)}
 }
 
@@ -204,7 +233,12 @@ func (e *extractor) run(ctx context.Context, src FrameSource, transforms []Trans
 	go func() { wg.Wait(); close(e.out) }()
 	sent := make(chan struct{})
 	go func() { defer close(sent); e.send(ctx, sink) }() // until out is closed
+	var pulled sync.WaitGroup
+	if e.pool != nil {
+		pulled.Go(func() { e.receivePool(ctx, e.pool) })
+	}
 	e.receive(ctx, src)
+	pulled.Wait()
 	e.c.setState(wire.StateStopping)
 	close(e.jobs)
 	<-sent
@@ -223,22 +257,39 @@ func (e *extractor) receive(ctx context.Context, src FrameSource) {
 			}
 			continue
 		}
-		j, ok := e.accept(msg)
-		if !ok {
-			e.inBufs.put(msg)
-			continue
+		e.take(ctx, msg)
+	}
+}
+
+// take queues the image in msg for the workers, if it is one to process.
+func (e *extractor) take(ctx context.Context, msg []byte) {
+	j, ok := e.accept(msg)
+	if !ok {
+		e.inBufs.put(msg)
+		return
+	}
+	e.c.framesIn.Add(1)
+	e.c.bytesIn.Add(uint64(len(msg)))
+	e.held.Add(1)
+	if e.cfg.Delivery == stage.BestEffort {
+		enqueueNewest(e.jobs, j, e.c, func(old job) { e.inHand.done(old.frame); e.inBufs.put(old.msg); e.freed() })
+	} else {
+		select {
+		case e.jobs <- j:
+		case <-ctx.Done():
+			e.inHand.done(j.frame)
+			e.freed()
 		}
-		e.c.framesIn.Add(1)
-		e.c.bytesIn.Add(uint64(len(msg)))
-		if e.cfg.Delivery == stage.BestEffort {
-			enqueueNewest(e.jobs, j, e.c, func(old job) { e.inHand.done(old.frame); e.inBufs.put(old.msg) })
-		} else {
-			select {
-			case e.jobs <- j:
-			case <-ctx.Done():
-			}
-		}
-		e.depth()
+	}
+	e.depth()
+}
+
+// freed counts a frame out of the extractor's hands (through SIFT, or given
+// up), and tells the pool's receiver, which asks for another.
+func (e *extractor) freed() {
+	e.held.Add(-1)
+	if e.pool != nil {
+		e.pool.sock.Wake()
 	}
 }
 
@@ -285,6 +336,7 @@ func (e *extractor) work(t Transform) {
 		e.inBufs.put(j.msg) // the result holds nothing of it
 		e.budget.release(held)
 		e.busy.Add(-1)
+		e.freed()
 		if err != nil {
 			e.inHand.done(j.frame)
 			e.c.fail(err)

@@ -30,6 +30,7 @@ type GeneratorConfig struct {
 	ImagesName  string        // how to name Images in logs and errors
 	Pub         string        // IMAGE_DATA out. Defaults to the table's (stage.Table)
 	Ack         string        // acknowledgements in. Defaults to the table's
+	Work        string        // reliable: the work pool extractors ask for frames on (pool.go); "" = none, publish only
 	FPS         float64       // frames a second; 0 = as fast as delivery allows (reliable) or BestEffortFPS
 	Count       int64         // stop after this many frames; 0 = never
 	Once        bool          // stop after one pass over the folder
@@ -50,6 +51,7 @@ type inflight struct {
 	first    time.Time    // first publish
 	sent     time.Time    // last publish
 	attempts int          // publishes
+	peer     string       // the pool extractor it was last given to; "" = published, or waiting for one
 	timeouts int          // resends because no ack came in time: the backoff's exponent
 }
 
@@ -68,6 +70,8 @@ type generator struct {
 	c         *counters
 	pub       publisher
 	ack       FrameSource
+	pool      *workPool   // nil: no work pool, frames are published
+	acked     chan []byte // with a pool: acknowledgements, received by openPool's goroutine
 	window    map[uint64]*inflight
 	bySeed    map[wire.SeedKey]uint64 // the window's frames by seed key
 	bytes     int64
@@ -105,7 +109,7 @@ func generatorFlags(f *flag.FlagSet, samples fs.FS) runFunc {
 			return usage(f, "--window-bytes: %v", err)
 		}
 		cfg.WindowBytes, cfg.Common = n, inv.Common
-		cfg.Pub, cfg.Ack = inv.ports["pub"], inv.ports["ack"]
+		cfg.Pub, cfg.Ack, cfg.Work = inv.ports["pub"], inv.ports["ack"], inv.ports["work"]
 		cfg.Images, cfg.ImagesName = samples, "(embedded samples)"
 		if images != "" {
 			if cfg.Images, err = DirFS(images); err != nil {
@@ -184,6 +188,13 @@ func RunGenerator(ctx context.Context, cfg GeneratorConfig, log *slog.Logger) er
 		return fmt.Errorf("generator: ack socket: %w", err)
 	}
 	g.pub, g.ack = pub, ack
+	if cfg.Delivery == stage.Reliable && cfg.Work != "" {
+		stop, err := g.openPool(rt)
+		if err != nil {
+			return fmt.Errorf("generator: work pool socket: %w", err)
+		}
+		defer stop() // before rt.close: the ack socket's receiver ends first
+	}
 	rt.report(ctx, func(st *wire.Status) {
 		st.StreamID = g.cfg.StreamID
 		st.LastSeq = g.lastSeq.Load()
@@ -235,6 +246,12 @@ func (g *generator) run(ctx context.Context) error {
 		published := 0
 		for _, name := range names {
 			if ctx.Err() != nil {
+				return nil
+			}
+			// With a pool, the frame is read and stamped once an extractor
+			// asks for it: its latency counts from then, not from a wait
+			// at the source.
+			if g.pool != nil && !g.waitForRoom(ctx, 0) {
 				return nil
 			}
 			msg, key, err := g.loadAt(name, g.seq+1, 0)
@@ -368,15 +385,13 @@ func (g *generator) publish(msg []byte, name string, key wire.SeedKey) {
 // send publishes frame seq and, under reliable delivery, adds it to the window.
 func (g *generator) send(seq uint64, msg []byte, name string, key wire.SeedKey) {
 	now := time.Now()
-	if err := g.pub.Send(msg); err != nil {
-		g.c.fail(err)
-	}
+	peer, sent := g.dispatch(msg, now)
 	g.c.framesIn.Add(1)
 	g.c.frameDone(now, len(msg))
 	if g.cfg.Delivery != stage.Reliable {
 		g.release(msg) // ZeroMQ has its own copy
 	} else {
-		g.window[seq] = &inflight{seq: seq, name: name, msg: msg, key: key, first: now, sent: now, attempts: 1}
+		g.window[seq] = &inflight{seq: seq, name: name, msg: msg, key: key, first: now, sent: sent, attempts: 1, peer: peer}
 		if g.bySeed == nil {
 			g.bySeed = map[wire.SeedKey]uint64{}
 		}
@@ -401,10 +416,16 @@ func (g *generator) waitForRoom(ctx context.Context, n int) bool {
 		if g.cfg.Delivery != stage.Reliable {
 			return ctx.Err() == nil
 		}
-		// Before anyone subscribes, a PUB socket sends into the void; and
-		// replicas starting together should all be there for the first frame.
-		full := g.joins == 0 || time.Since(g.firstJoin) < joinSettle || len(g.window) >= g.cfg.Window ||
+		full := len(g.window) >= g.cfg.Window ||
 			(len(g.window) >= minWindowFrames && g.bytes+int64(n) > g.cfg.WindowBytes)
+		if g.pooled(time.Now()) {
+			// Frames wait here until an extractor asks for one.
+			full = full || g.pool.free() == nil
+		} else {
+			// Before anyone subscribes, a PUB socket sends into the void; and
+			// replicas starting together should all be there for the first frame.
+			full = full || g.joins == 0 || time.Since(g.firstJoin) < joinSettle
+		}
 		if !full {
 			return ctx.Err() == nil
 		}
@@ -418,20 +439,11 @@ func (g *generator) waitForRoom(ctx context.Context, n int) bool {
 // service reads the acknowledgements waiting (blocking up to wait for the
 // first) and resends frames whose acknowledgement is overdue.
 func (g *generator) service(wait time.Duration) {
-	for {
-		msg, err := g.ack.RecvInto(nil, wait)
-		if errors.Is(err, bus.ErrTimeout) {
-			break
-		}
-		wait = 0
-		if err != nil {
-			skip(g.c, &g.bad, g.log, "message skipped", err)
-			continue
-		}
-		g.onAck(msg)
-	}
+	g.receive(wait)
 	now := time.Now()
 	rto := g.rto()
+	g.expirePeers(now)
+	pooled := g.pooled(now)
 	// A new subscriber is usually a restarted extractor: whatever the old
 	// one held is gone, so send the whole window again now, not at timeout.
 	if joined := g.pub.Joins(); joined > 0 {
@@ -439,7 +451,7 @@ func (g *generator) service(wait time.Duration) {
 			g.firstJoin = now
 		}
 		g.joins += joined
-		if len(g.window) > 0 {
+		if len(g.window) > 0 && !pooled { // a pool extractor's frames are its own
 			g.log.Info("subscriber joined; resending frames in flight", "frames", len(g.window))
 			g.resend = true
 		}
@@ -447,7 +459,8 @@ func (g *generator) service(wait time.Duration) {
 	g.afterLoggerGrace(now)
 	all := g.resend
 	g.resend = false
-	for _, f := range g.window {
+	for _, seq := range sortedSeqs(g.window) {
+		f := g.window[seq]
 		// Exponential backoff, capped, on timeouts: a chain that never
 		// acknowledges (a seed logger at its end) gets a copy of each frame
 		// now and then, not a stream of them. A resend because a stage
@@ -465,10 +478,9 @@ func (g *generator) service(wait time.Duration) {
 			g.log.Info("frame resent: no acknowledgement within the resend timeout", "frame_seq", f.seq,
 				"timeouts", f.timeouts, "rto", rto)
 		}
-		if err := g.pub.Send(f.msg); err != nil {
-			g.c.fail(err)
+		if f.peer, f.sent = g.dispatch(f.msg, now); f.sent.IsZero() {
+			continue // no extractor free: due again at the next service
 		}
-		f.sent = now
 		f.attempts++
 		g.c.resent.Add(1)
 		g.c.bytesOut.Add(uint64(len(f.msg)))

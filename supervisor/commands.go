@@ -189,9 +189,11 @@ func (s *Supervisor) RestartAll() error {
 }
 
 // Scale changes the number of replicas of each replicated kind (the
-// extractor) by delta, within 1..MaxReplicas. Every replica is restarted
-// with the new --shard i/n; new replicas join the start order after the
-// last one of their kind.
+// extractor) by delta, within 1..MaxReplicas. New replicas join the start
+// order after the last one of their kind. Under reliable delivery the
+// replicas share the generator's work pool, so only the replicas added or
+// removed start or stop; under best-effort every replica is restarted with
+// the new --shard i/n.
 func (s *Supervisor) Scale(delta int) error {
 	s.mu.Lock()
 	if !s.running || s.shutting {
@@ -230,6 +232,10 @@ func replicatedNames() string {
 // stop them all, add or remove instances, start them all with the new
 // shard count.
 func (s *Supervisor) rescale(quit <-chan struct{}) {
+	if s.cfg.Delivery == stage.Reliable {
+		s.resizePool(quit)
+		return
+	}
 	isReplica := func(in *instance) bool { return replicated(in.kind) }
 	old := s.order(isReplica)
 	for _, in := range old {
@@ -255,6 +261,42 @@ func (s *Supervisor) rescale(quit <-chan struct{}) {
 	s.notifyLocked()
 	s.mu.Unlock()
 	s.startInOrder(s.order(isReplica), quit)
+}
+
+// resizePool makes the instances of each replicated kind match s.replicas
+// when they share a work pool: it stops the replicas scaled away (each
+// finishes the frames in hand; the pool gives the rest to the others) and
+// starts the new ones, leaving the others running.
+func (s *Supervisor) resizePool(quit <-chan struct{}) {
+	s.mu.Lock()
+	var gone []*instance
+	before := map[*instance]bool{}
+	for _, in := range s.insts {
+		before[in] = true
+		if replicated(in.kind) && in.index >= s.replicas {
+			in.wantRun, in.restartReq, in.stopGrace = false, false, s.cfg.StopGrace
+			s.wakeLocked(in)
+			gone = append(gone, in)
+		}
+	}
+	s.mu.Unlock()
+	for _, in := range gone {
+		s.stopAndWait(in, s.cfg.StopGrace, quit)
+	}
+	select {
+	case <-quit:
+		return
+	default:
+	}
+	s.mu.Lock()
+	for _, sp := range stage.Table {
+		if sp.Replicated {
+			s.resizeLocked(sp.Kind, s.replicas)
+		}
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.startInOrder(s.order(func(in *instance) bool { return !before[in] }), quit)
 }
 
 // resizeLocked removes the instances of kind with index n or more and adds
@@ -284,7 +326,7 @@ func (s *Supervisor) resizeLocked(kind stage.Kind, n int) {
 	}
 	var added []*instance
 	for i := have; i < n; i++ {
-		added = append(added, s.newInstance(kind, replicaName(kind, i), i))
+		added = append(added, s.newInstance(kind, s.instanceName(kind, i), i))
 	}
 	if last < 0 { // none of kind left in the order: put the new ones at the end
 		last = len(keep) - 1

@@ -29,7 +29,9 @@ type Config struct {
 	FPS      float64        // generator --fps; 0 = as fast as delivery allows
 	Delivery stage.Delivery // Defaults to stage.Reliable
 	// Replicas is the number of instances of each replicated kind
-	// (Spec.Replicated: the extractor), each with --shard i/n. Defaults to 1.
+	// (Spec.Replicated: the extractor): under reliable delivery they share
+	// the generator's work pool, under best-effort each takes --shard i/n.
+	// Defaults to 1.
 	Replicas int
 
 	// RetainFrames and RetainBytes are the logger's retention: it deletes
@@ -73,6 +75,23 @@ type Config struct {
 	DrainGrace time.Duration // at shutdown, how long a generator may take to drain. Defaults to 5m: it gives up by itself when nothing drains
 	StaleAfter time.Duration // no status for this long: stale. Defaults to 1s
 	StartWait  time.Duration // in start order, wait this long for a stage's first status before the next. Defaults to 5s
+
+	// Kinds, Host, Expose and Remote spread one pipeline over several hosts
+	// (see roles.go: EdgeConfig and JoinConfig fill them).
+	//
+	// Kinds are the stage kinds this supervisor runs; nil runs every kind.
+	Kinds []stage.Kind
+	// Host, when set, ends every instance name in "@Host", so that the
+	// stages of several hosts reporting to one supervisor keep unique names.
+	Host string
+	// Expose gives links a tcp:// address that the local stage binding the
+	// link binds too, beside its run-folder endpoint: stages on other hosts
+	// connect there.
+	Expose map[stage.Link]string
+	// Remote gives links served by another host: a local stage connects to
+	// that address instead of the run folder's. Remote[stage.LinkStatus] is
+	// an extra status endpoint every child reports to as well.
+	Remote map[stage.Link]string
 
 	// ExtraArgs are appended to the command line of every stage of a kind,
 	// e.g. {"logger": {"--retain-frames", "1000"}}.
@@ -118,7 +137,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Threads, "threads", c.Threads, "OpenCV threads per extractor worker (0 = the stage's default, 1)")
 	fs.Float64Var(&c.FPS, "fps", c.FPS, "generator frames per second (0 = as fast as delivery allows; best-effort: 30)")
 	fs.Var(&c.Delivery, "delivery", "delivery `MODE`: reliable or best-effort")
-	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "extractor replicas (each takes --shard i/n)")
+	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "extractor replicas (reliable: sharing the generator's work pool; best-effort: each takes --shard i/n)")
 	fs.Int64Var(&c.RetainFrames, "retain-frames", c.RetainFrames, "logger: keep only the newest `N` frames (0 = no frame limit)")
 	fs.Func("retain-bytes", "logger: keep only the newest frames within `SIZE` of images, e.g. 500MiB, 0 = no limit (default 2GiB)", func(v string) error {
 		n, err := stage.ParseSize(v)

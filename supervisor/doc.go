@@ -18,8 +18,10 @@
 // # Wiring
 //
 // stage.Table drives it. New creates the instances in the table's order,
-// one of each kind, or Config.Replicas of a replicated kind (KIND-0..n-1,
-// each given --shard i/n). Each port of a kind's Spec becomes an endpoint
+// one of each kind, or Config.Replicas of a replicated kind (KIND-0..n-1:
+// under reliable delivery they share the generator's work pool, under
+// best-effort each is given --shard i/n). Each port of a kind's Spec (but a
+// ReliableOnly one under best-effort) becomes an endpoint
 // flag: ipc:// sockets in the run directory (Config.RunDir), as
 // stage.SupervisedEndpoints says: a stage that binds on a link binds a
 // socket named after the link and itself, and the stages across the link
@@ -27,11 +29,14 @@
 // bind). The port a stage reads first
 // (Spec.Input) also connects to inj-NAME, where the supervisor publishes
 // while a corrupt or truncate fault is active on that stage. Today's table
-// gives:
+// gives, under reliable delivery:
 //
-//	generator    --pub @ipc://RUN/images.generator.sock --ack >ipc://RUN/acks.logger.sock,>ipc://RUN/inj-generator
-//	extractor-i  --sub >ipc://RUN/images.generator.sock,>ipc://RUN/inj-extractor-i --pub >ipc://RUN/processed.logger.sock --shard i/n
+//	generator    --pub @ipc://RUN/images.generator.sock --ack >ipc://RUN/acks.logger.sock,>ipc://RUN/inj-generator --work @ipc://RUN/work.generator.sock
+//	extractor-i  --sub >ipc://RUN/images.generator.sock,>ipc://RUN/inj-extractor-i --pub >ipc://RUN/processed.logger.sock --work >ipc://RUN/work.generator.sock
 //	logger       --sub @ipc://RUN/processed.logger.sock,>ipc://RUN/inj-logger --ack @ipc://RUN/acks.logger.sock
+//
+// and under best-effort the same without --work, the extractors with
+// --shard i/n instead.
 //
 // Every stage also gets --status (the connect form of Config.StatusBind),
 // --instance NAME and --delivery, then the options only its kind has
@@ -43,6 +48,13 @@
 // The supervisor's own messaging, the status channel and the inject
 // publishers, goes through Config.Transport (ZeroMQ's is
 // bus.NewTransport), so this package builds without cgo.
+//
+// Across hosts (roles.go), EdgeConfig and JoinConfig set Config.Kinds (the
+// kinds this supervisor runs), Config.Expose (a link's binder also binds a
+// tcp:// address), Config.Remote (a link served by another host, connected
+// to instead of the run folder; for status, reported to as well) and
+// Config.Host (instance names KIND-i@HOST): the edge and each processing
+// host are supervisors wired from the same table.
 //
 // # States and restarts
 //

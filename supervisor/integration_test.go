@@ -246,3 +246,45 @@ func TestRealStartOrderAndGeneratorKill(t *testing.T) {
 		}
 	}
 }
+
+// TestRealPoolScaleAndKill runs the real stages under reliable delivery with
+// a chaos script that adds a replica, SIGKILLs the first, stops (SIGSTOP)
+// and continues the second and removes one: the replicas share the work
+// pool, the one added takes frames without the other restarting, and every
+// frame published is stored once.
+func TestRealPoolScaleAndKill(t *testing.T) {
+	dir := shortTempDir(t)
+	cfg := realConfig(t, dir)
+	cfg.Delivery = stage.Reliable
+	cfg.Workers = 1
+	sup, err := New(cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	opts := HeadlessOptions{For: 20 * time.Second, Out: &out,
+		Chaos: "3s scale +1; 7s kill extractor-0; 10s pause extractor-1; 14s resume extractor-1; 16s scale -1"}
+	sum, err := RunHeadless(context.Background(), sup, opts)
+	if err != nil {
+		dumpLogs(t, dir)
+		t.Fatalf("RunHeadless: %v\n%s", err, out.String())
+	}
+	if sum.FramesStored == 0 || sum.Lost != 0 || sum.Duplicates != 0 || sum.FramesPublished != uint64(sum.FramesStored) {
+		t.Errorf("stored %d of %d published, lost %d, duplicates %d; want all once", sum.FramesStored, sum.FramesPublished,
+			sum.Lost, sum.Duplicates)
+	}
+	if len(sum.ChaosErrors) > 0 {
+		t.Errorf("chaos errors: %v", sum.ChaosErrors)
+	}
+	log1, _ := os.ReadFile(filepath.Join(dir, "logs", "extractor-1.log"))
+	if !strings.Contains(string(log1), "frame extracted") {
+		t.Errorf("extractor-1, added by scale +1, extracted nothing:\n%s", log1)
+	}
+	if n := sum.Restarts["extractor-1"]; n > 0 {
+		t.Errorf("extractor-1 restarted %d times; want none (scaling and another's kill leave it running)", n)
+	}
+	gen, _ := os.ReadFile(filepath.Join(dir, "logs", "generator.log"))
+	if !strings.Contains(string(gen), "extractor silent; its frames go to the others") {
+		t.Errorf("the generator never gave a silent extractor's frames to the others")
+	}
+}

@@ -61,6 +61,7 @@ func fakeStage(args []string) int {
 	sub := fs.String("sub", "", "")
 	ack := fs.String("ack", "", "")
 	fs.String("pub", "", "")
+	fs.String("work", "", "")
 	shard := fs.String("shard", "0/1", "")
 	fs.String("db", "", "")
 	fs.String("images", "", "")

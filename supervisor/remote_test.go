@@ -130,6 +130,9 @@ func TestRemoteStagesOverTCP(t *testing.T) {
 			t.Errorf("%s: kind %q status pid %d supervisor pid %d; want kind %q, status pid %d, no supervisor pid",
 				want.name, st.Kind, st.Status.PID, st.PID, want.kind, want.pid)
 		}
+		if host, _ := os.Hostname(); want.name == "far-real" && st.Host != host {
+			t.Errorf("%s: snapshot host %q; want the host it reported, %q", want.name, st.Host, host)
+		}
 		if err := r.sup.Kill(want.name); !errors.Is(err, ErrRemote) {
 			t.Errorf("Kill(%s) = %v; want ErrRemote", want.name, err)
 		}

@@ -65,25 +65,29 @@ func (s *Supervisor) manage(in *instance) {
 // commandLocked builds the stage's command line and environment from its
 // Spec: an endpoint flag for each of its ports (ipc:// in the run folder,
 // bound or connected as stage.SupervisedBind says), the inject endpoint
-// added to its input, --shard for a replicated kind, then the options only
+// added to its input (the work pool only under reliable delivery), --shard
+// for a replicated kind under best-effort, then the options only
 // its kind has (kindArgs) and the operator's --KIND-args.
 func (s *Supervisor) commandLocked(in *instance) (args, env []string) {
 	c := &s.cfg
 	sp, _ := stage.Lookup(in.kind)
-	args = []string{"stage", string(in.kind), "--" + stage.StatusPort.Flag, s.statusConn,
+	args = []string{"stage", string(in.kind), "--" + stage.StatusPort.Flag, s.statusEndpoints(),
 		"--instance", in.name, "--delivery", string(c.Delivery),
 		"--log-format", "json"} // the console and the bench read the logs as JSON, whatever a stage defaults to
 	input, _ := sp.Input()
 	for _, p := range sp.Ports {
-		ep := stage.SupervisedEndpoints(in.kind, p, func(l stage.Link, binder stage.Kind) string {
-			return ipcAddr(c.RunDir, linkFile(l, binder))
-		})
+		if p.ReliableOnly && c.Delivery != stage.Reliable {
+			continue
+		}
+		ep := s.portEndpoints(in.kind, p)
 		if p.Flag == input.Flag {
 			ep += "," + stage.Connect(s.injectAddr(in.name))
 		}
 		args = append(args, "--"+p.Flag, ep)
 	}
-	if sp.Replicated {
+	if sp.Replicated && c.Delivery != stage.Reliable {
+		// Reliable replicas share the work pool; best-effort ones each
+		// receive every frame and keep their share.
 		args = append(args, "--shard", strconv.Itoa(in.index)+"/"+strconv.Itoa(max(s.countLocked(in.kind), 1)))
 	}
 	args = append(args, s.kindArgs(in)...)

@@ -39,7 +39,8 @@ type StageSnapshot struct {
 	FPSHistory   []float64     // one sample a second, oldest first, at most 60
 	Kills        int           // SIGKILLs by the operator (Kill or the kill fault)
 	TotalDropped uint64        // Status.Dropped summed over every process of this instance
-	Shard        string        // a replicated kind: "i/n"; "" for other kinds
+	Shard        string        // a best-effort replica: "i/n" (--shard); "" for other kinds and for reliable replicas, which share a work pool
+	Host         string        // the host it runs on: its status's, else this host's for a local stage
 
 	// Crashes are the restarts after the process exited on its own (or
 	// by a fault); OperatorRestarts those after the operator stopped,
@@ -128,7 +129,7 @@ func (s *Supervisor) Snapshot() Snapshot {
 		in.sampleProcLocked(snap.At)
 		st := in.snapshotLocked()
 		in.fillHistoryLocked(&st, s.cfg.RunDir, snap.At)
-		if replicated(in.kind) {
+		if replicated(in.kind) && s.cfg.Delivery != stage.Reliable {
 			st.Shard = strconv.Itoa(in.index) + "/" + strconv.Itoa(s.countLocked(in.kind))
 		}
 		snap.Stages = append(snap.Stages, st)
@@ -182,6 +183,7 @@ func (in *instance) snapshotLocked() StageSnapshot {
 		}
 		st.Status = &c
 	}
+	st.Host = hostOf(in)
 	return st
 }
 

@@ -175,12 +175,14 @@ func New(cfg Config, logger *slog.Logger) (*Supervisor, error) {
 		changed:  make(chan struct{}),
 	}
 	for _, sp := range stage.Table {
-		if !sp.Replicated {
-			s.insts = append(s.insts, s.newInstance(sp.Kind, string(sp.Kind), 0))
-			continue
-		}
-		for i := range cfg.Replicas {
-			s.insts = append(s.insts, s.newInstance(sp.Kind, replicaName(sp.Kind, i), i))
+		switch {
+		case !cfg.runs(sp.Kind):
+		case !sp.Replicated:
+			s.insts = append(s.insts, s.newInstance(sp.Kind, s.instanceName(sp.Kind, 0), 0))
+		default:
+			for i := range cfg.Replicas {
+				s.insts = append(s.insts, s.newInstance(sp.Kind, s.instanceName(sp.Kind, i), i))
+			}
 		}
 	}
 	return s, nil

@@ -47,12 +47,15 @@ func TestStartStopNoOrphans(t *testing.T) {
 		}
 		pids = append(pids, st.PID)
 	}
-	if x, _ := stageOf(snap, "extractor-0"); x.Shard != "0/1" {
-		t.Errorf("extractor-0 shard = %q; want 0/1", x.Shard)
+	if x, _ := stageOf(snap, "extractor-0"); x.Shard != "" {
+		t.Errorf("extractor-0 shard = %q; want none (reliable replicas share the work pool)", x.Shard)
 	}
 	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(snap.Stages[1].PID) + "/cmdline")
 	args := strings.Split(string(cmdline), "\x00")
-	for _, want := range []string{"stage", "extractor", "--shard", "0/1", "--instance", "extractor-0", "--status"} {
+	if slices.Contains(args, "--shard") {
+		t.Errorf("extractor command line %q has --shard under reliable delivery", args)
+	}
+	for _, want := range []string{"stage", "extractor", "--work", "--instance", "extractor-0", "--status"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("extractor command line %q lacks %q", args, want)
 		}
@@ -375,8 +378,53 @@ func TestReorderAndRestartAll(t *testing.T) {
 	r.waitAllRunning(t, 10*time.Second)
 }
 
+// TestScaleExtractors: under reliable delivery the replicas share the work
+// pool, so scaling starts or stops only the replicas added or removed.
 func TestScaleExtractors(t *testing.T) {
 	r := startFake(t, nil)
+	first, _ := stageOf(r.waitAllRunning(t, 15*time.Second), "extractor-0")
+	if err := r.sup.Scale(+2); err != nil {
+		t.Fatalf("Scale(+2): %v", err)
+	}
+	var snap Snapshot
+	waitUntil(t, 20*time.Second, "three extractors running", func() bool {
+		snap = r.sup.Snapshot()
+		return len(snap.Stages) == 5 && !slices.ContainsFunc(snap.Stages, func(s StageSnapshot) bool { return s.State != StateRunning })
+	})
+	if got, want := names(snap), []string{"generator", "extractor-0", "extractor-1", "extractor-2", "logger"}; !slices.Equal(got, want) {
+		t.Errorf("after scale up: %v; want %v", got, want)
+	}
+	for _, name := range []string{"extractor-0", "extractor-1", "extractor-2"} {
+		st, _ := stageOf(snap, name)
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(st.PID) + "/cmdline")
+		if st.Shard != "" || strings.Contains(string(cmdline), "--shard") || !strings.Contains(string(cmdline), "--work") {
+			t.Errorf("%s shard %q, runs %q; want --work and no shard", name, st.Shard, cmdline)
+		}
+	}
+	if st, _ := stageOf(snap, "extractor-0"); st.PID != first.PID {
+		t.Errorf("extractor-0 pid %d after scale up; want %d, not restarted", st.PID, first.PID)
+	}
+	old, _ := stageOf(snap, "extractor-2")
+	if err := r.sup.Scale(-2); err != nil {
+		t.Fatalf("Scale(-2): %v", err)
+	}
+	waitUntil(t, 20*time.Second, "one extractor running", func() bool {
+		snap = r.sup.Snapshot()
+		st, _ := stageOf(snap, "extractor-0")
+		return len(snap.Stages) == 3 && st.State == StateRunning
+	})
+	if st, _ := stageOf(snap, "extractor-0"); st.PID != first.PID {
+		t.Errorf("extractor-0 pid %d after scale down; want %d, not restarted", st.PID, first.PID)
+	}
+	if procAlive(old.PID) {
+		t.Errorf("scaled-away extractor-2 pid %d still alive", old.PID)
+	}
+}
+
+// TestScaleExtractorsBestEffort: best-effort replicas each take --shard
+// i/n, so scaling restarts every replica with the new count.
+func TestScaleExtractorsBestEffort(t *testing.T) {
+	r := startFake(t, func(c *Config) { c.Delivery = stage.BestEffort })
 	r.waitAllRunning(t, 15*time.Second)
 	if err := r.sup.Scale(+2); err != nil {
 		t.Fatalf("Scale(+2): %v", err)

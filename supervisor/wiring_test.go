@@ -25,11 +25,20 @@ func flagValue(args []string, name string) (string, bool) {
 // TestCommandsFollowTheTable: the command line of every instance has an
 // endpoint flag for each port of its kind's Spec, each link endpoint is
 // bound by exactly one instance and every connected one is bound, the inject endpoint
-// sits on the input port only, replicas get --shard, and the kinds that
-// keep memory get the malloc environment.
+// sits on the input port only, replicas get --shard under best-effort (under
+// reliable delivery they share the work pool instead, and only then is the
+// work pool wired), and the kinds that keep memory get the malloc
+// environment.
 func TestCommandsFollowTheTable(t *testing.T) {
+	for _, d := range []stage.Delivery{stage.Reliable, stage.BestEffort} {
+		t.Run(string(d), func(t *testing.T) { checkCommands(t, d) })
+	}
+}
+
+func checkCommands(t *testing.T, d stage.Delivery) {
 	cfg := fakeConfig(shortTempDir(t))
 	cfg.Replicas = 3
+	cfg.Delivery = d
 	cfg.ExtraArgs = map[stage.Kind][]string{stage.Logger: {"--return-memory"}}
 	s, err := New(cfg, nil)
 	if err != nil {
@@ -47,6 +56,12 @@ func TestCommandsFollowTheTable(t *testing.T) {
 		input, _ := sp.Input()
 		for _, p := range sp.Ports {
 			v, ok := flagValue(args, p.Flag)
+			if p.ReliableOnly && d != stage.Reliable {
+				if ok {
+					t.Errorf("%s: --%s %s under %s delivery", in.name, p.Flag, v, d)
+				}
+				continue
+			}
 			if !ok {
 				t.Errorf("%s: no --%s in %q", in.name, p.Flag, args)
 				continue
@@ -75,9 +90,9 @@ func TestCommandsFollowTheTable(t *testing.T) {
 			}
 		}
 		shard, ok := flagValue(args, "shard")
-		if want := strings.TrimPrefix(in.name, string(in.kind)+"-") + "/3"; sp.Replicated && shard != want {
+		if want := strings.TrimPrefix(in.name, string(in.kind)+"-") + "/3"; sp.Replicated && d != stage.Reliable && shard != want {
 			t.Errorf("%s: --shard %q; want %s", in.name, shard, want)
-		} else if !sp.Replicated && ok {
+		} else if (!sp.Replicated || d == stage.Reliable) && ok {
 			t.Errorf("%s: --shard %s on a kind that is not replicated", in.name, shard)
 		}
 		kept := slices.ContainsFunc(env, func(kv string) bool {
@@ -99,8 +114,12 @@ func TestCommandsFollowTheTable(t *testing.T) {
 			t.Errorf("%v connect to %s, which nobody binds", who, addr)
 		}
 	}
-	if len(binds) != 3 {
-		t.Errorf("%d link endpoints bound (%v); want 3: images, processed, acks", len(binds), binds)
+	want := 3 // images, processed, acks
+	if d == stage.Reliable {
+		want++ // and the work pool
+	}
+	if len(binds) != want {
+		t.Errorf("%d link endpoints bound (%v); want %d: images, processed, acks (and work, reliable)", len(binds), binds, want)
 	}
 	if got := len(s.insts); got != 5 {
 		t.Errorf("%d instances with 3 replicas; want 5", got)

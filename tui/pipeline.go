@@ -295,8 +295,12 @@ func restartsLong(st supervisor.StageSnapshot) string {
 
 // hostOf is the host a stage reports from, when it is not this one.
 func (m model) hostOf(st supervisor.StageSnapshot) string {
-	if st.Status == nil || st.Status.Host == "" || st.Status.Host == m.host {
+	host := st.Host
+	if host == "" && st.Status != nil {
+		host = st.Status.Host
+	}
+	if host == "" || host == m.host {
 		return ""
 	}
-	return clean(st.Status.Host)
+	return clean(host)
 }

@@ -1,7 +1,7 @@
 // Package wire encodes and decodes the pipeline's messages: the seed design's
 // binary IMAGE_DATA and PROCESSED_DATA frames, byte for byte, our optional
 // extension trailer after them, the acknowledgement message of reliable
-// delivery, and the status JSON that every stage sends on the side channel.
+// delivery, the work pool's READY, and the status JSON that every stage sends on the side channel.
 //
 // Layout (all integers and floats big-endian, floats IEEE-754 binary32):
 //
@@ -14,6 +14,8 @@
 //	                body v1: stream id u64 | seq u64 | published ns u64 | extracted ns u64
 //	ACK             type=0x10 | stream id u64 | count u32 | count × u64
 //	                (stream 0: the logger's hello, or a seed ack by SeedKey; see Ack)
+//	READY           type=0x11 | session u64 | want u32 | got u64
+//	                (an extractor asking a generator's work pool for frames; see Ready)
 //
 // A frame that passed through a seed stage has lost our trailer; it is
 // known by its SeedKey: the timestamp, and a digest of the filename and

@@ -11,7 +11,8 @@ import (
 type Type uint8
 
 // Message types. Heartbeat and Shutdown are reserved by the seed design and
-// never sent by this implementation; Ack is ours (reliable delivery).
+// never sent by this implementation; Ack is ours (reliable delivery), and
+// so is Ready (pool.go, the work pool).
 const (
 	TypeImage     Type = 1
 	TypeProcessed Type = 2
@@ -32,6 +33,8 @@ func (t Type) String() string {
 		return "SHUTDOWN"
 	case TypeAck:
 		return "ACK"
+	case TypeReady:
+		return "READY"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }

@@ -66,8 +66,12 @@ type Result struct {
 	// phases kept every core busy. Other load on the machine changes the
 	// throughput ratio but hardly this one.
 	CPURatio float64 `json:"cpu_ratio"`
-	Rounds   []Round `json:"rounds"`
-	Host     Host    `json:"host"`
+	// LatencyPerSIFT is the pipeline's publish → commit latency p50 ÷ the
+	// limit's decode + SIFT time p50 per frame: how many frames' worth of
+	// SIFT a frame spends in the pipeline (the target is at most 2).
+	LatencyPerSIFT float64 `json:"latency_per_sift"`
+	Rounds         []Round `json:"rounds"`
+	Host           Host    `json:"host"`
 }
 
 // Settings are the Config values that shaped the figures.
@@ -233,6 +237,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Ratio = res.Pipeline.FPS / res.Limit.FPS
 	}
 	res.CPURatio = cpuRatio(res.Limit, res.Pipeline)
+	if res.Limit.SIFTP50 > 0 {
+		res.LatencyPerSIFT = res.Pipeline.Latency.P50 / res.Limit.SIFTP50
+	}
 	return res, nil
 }
 

@@ -64,6 +64,7 @@ type pipelineRaw struct {
 // in milliseconds.
 type Latency struct {
 	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
 	P99 float64 `json:"p99"`
 	// Legs: publish → extracted (queueing + SIFT), extracted → received by
 	// the logger, received → stored.
@@ -332,6 +333,6 @@ func scanLog(path, msg string, fn func(logLine)) error {
 }
 
 func latency(r *pipelineRaw) Latency {
-	return Latency{P50: percentile(r.total, 50), P99: percentile(r.total, 99),
+	return Latency{P50: percentile(r.total, 50), P90: percentile(r.total, 90), P99: percentile(r.total, 99),
 		ExtractP50: percentile(r.extract, 50), DeliverP50: percentile(r.deliver, 50), StoreP50: percentile(r.store, 50)}
 }

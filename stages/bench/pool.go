@@ -41,7 +41,7 @@ func poolLimits(ls []Limit) Limit {
 		p.raw.took = append(p.raw.took, l.raw.took...)
 	}
 	p.FPS = frames / p.raw.window
-	p.SIFTMs = mean(p.raw.took)
+	p.SIFTMs, p.SIFTP50 = mean(p.raw.took), percentile(p.raw.took, 50)
 	if frames > 0 {
 		p.CPUPerFrame = p.raw.used.total().Seconds() / frames
 		p.SysPerFrame = p.raw.used.sys.Seconds() / frames

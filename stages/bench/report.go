@@ -79,8 +79,9 @@ func writeNotes(w io.Writer, res *Result) {
 		fmt.Fprintf(w, "rounds    %s\n", strings.Join(rs, "; "))
 	}
 	lat := p.Latency
-	fmt.Fprintf(w, "latency   publish → commit p50 %.0f ms, p99 %.0f ms (legs p50: to extracted %.0f, to logger %.0f, stored %.0f)\n",
-		lat.P50, lat.P99, lat.ExtractP50, lat.DeliverP50, lat.StoreP50)
+	fmt.Fprintf(w, "latency   publish → commit p50 %.0f ms, p90 %.0f ms, p99 %.0f ms (legs p50: to extracted %.0f, to logger %.0f, stored %.0f)\n",
+		lat.P50, lat.P90, lat.P99, lat.ExtractP50, lat.DeliverP50, lat.StoreP50)
+	fmt.Fprintf(w, "          p50 ÷ the limit's SIFT p50 per frame (%.0f ms) = %.2f\n", l.SIFTP50, res.LatencyPerSIFT)
 	var cores []string
 	for _, s := range p.Stages {
 		cores = append(cores, fmt.Sprintf("%s %.2f", s.Name, s.CPUCores))

@@ -20,6 +20,11 @@ var (
 	// ErrMultipart is returned by Recv for a message of more than one part,
 	// which it has read and discarded whole.
 	ErrMultipart = errors.New("bus: multi-part message discarded")
+	// ErrNoPeer is returned by a Dealer's Send when no peer can take the
+	// message now (none connected, or its queue is full), and by a
+	// Router's SendTo when the peer is gone or its queue is full: the
+	// message was not sent.
+	ErrNoPeer = errors.New("bus: no peer to take the message")
 )
 
 // Defaults applied for zero Options fields.
@@ -104,8 +109,9 @@ func (c *Context) Close() error {
 	return nil
 }
 
-// Socket is a PUB or SUB socket. It must be used by one goroutine at a time,
-// except Dropped, Refused and Endpoints, which any goroutine may call.
+// Socket is a PUB, SUB, ROUTER or DEALER socket. It must be used by one
+// goroutine at a time, except Dropped, Refused, Endpoints and Wake, which any
+// goroutine may call.
 type Socket struct {
 	sock      *zmq.Socket
 	kind      zmq.Type
@@ -169,15 +175,10 @@ func (c *Context) open(kind zmq.Type, eps []Endpoint, o Options) (_ *Socket, err
 			return nil, fmt.Errorf("bus: set %s: %w", set.name, err)
 		}
 	}
-	if kind == zmq.XPUB {
-		if err := sock.SetXpubVerbose(1); err != nil {
-			return nil, fmt.Errorf("bus: set ZMQ_XPUB_VERBOSE: %w", err)
-		}
+	if err := setKindOptions(sock, kind); err != nil {
+		return nil, err
 	}
-	if kind == zmq.SUB {
-		if err := sock.SetSubscribe(""); err != nil {
-			return nil, fmt.Errorf("bus: subscribe: %w", err)
-		}
+	if kind == zmq.SUB || kind == zmq.ROUTER || kind == zmq.DEALER {
 		if s.wait, err = newFDWait(sock); err != nil {
 			return nil, err
 		}
@@ -265,8 +266,8 @@ func (s *Socket) reconnect() error {
 	return nil
 }
 
-// Send publishes msg as one message part. Only a Pub socket sends; a PUB
-// send does not block (see Pub).
+// Send publishes msg as one message part. A Pub or a Dealer socket sends;
+// neither blocks (see Pub and Dealer).
 func (s *Socket) Send(msg []byte) error {
 	if s.closed {
 		return ErrClosed
@@ -280,6 +281,9 @@ func (s *Socket) Send(msg []byte) error {
 func (s *Socket) SendParts(parts ...[]byte) error {
 	if s.closed {
 		return ErrClosed
+	}
+	if s.kind == zmq.DEALER {
+		return s.sendNoWait(parts...)
 	}
 	if s.kind != zmq.PUB && s.kind != zmq.XPUB {
 		return fmt.Errorf("bus: send on a %v socket", s.kind)
@@ -320,8 +324,8 @@ func (s *Socket) Joins() int {
 
 // Recv waits up to timeout for a message and returns a copy of it. It
 // returns ErrTimeout if none arrived: timeout 0 only takes a message already
-// queued, and a negative timeout waits indefinitely. Only a Sub socket
-// receives.
+// queued, and a negative timeout waits indefinitely. A Sub or a Dealer
+// socket receives this way (a Router with RecvFrom).
 func (s *Socket) Recv(timeout time.Duration) ([]byte, error) { return s.RecvInto(nil, timeout) }
 
 // RecvInto is Recv that copies the message into buf's memory when it fits
@@ -332,7 +336,7 @@ func (s *Socket) RecvInto(buf []byte, timeout time.Duration) ([]byte, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	if s.kind != zmq.SUB {
+	if s.kind != zmq.SUB && s.kind != zmq.DEALER {
 		return nil, fmt.Errorf("bus: receive on a %v socket", s.kind)
 	}
 	// libzmq takes in its pending commands (a connection just made, a pipe
@@ -372,6 +376,8 @@ func (s *Socket) RecvInto(buf []byte, timeout time.Duration) ([]byte, error) {
 			return nil, s.discardParts()
 		case err == nil:
 			return msg, nil
+		case errors.Is(err, errWoken):
+			return nil, ErrTimeout
 		case !errors.Is(err, ErrTimeout):
 			return nil, err
 		}
@@ -428,4 +434,32 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: context terminated", ErrClosed)
 	}
 	return err
+}
+
+// setKindOptions sets the options one kind of socket needs.
+func setKindOptions(sock *zmq.Socket, kind zmq.Type) error {
+	switch kind {
+	case zmq.XPUB:
+		if err := sock.SetXpubVerbose(1); err != nil {
+			return fmt.Errorf("bus: set ZMQ_XPUB_VERBOSE: %w", err)
+		}
+	case zmq.SUB:
+		if err := sock.SetSubscribe(""); err != nil {
+			return fmt.Errorf("bus: subscribe: %w", err)
+		}
+	case zmq.ROUTER:
+		// A frame for a peer that has gone is an error, not a silent drop:
+		// the pool gives it to another.
+		if err := sock.SetRouterMandatory(1); err != nil {
+			return fmt.Errorf("bus: set ZMQ_ROUTER_MANDATORY: %w", err)
+		}
+	case zmq.DEALER:
+		// Messages go to completed connections only: a Ready is not queued
+		// for a generator that may never answer, and with several
+		// generators one that is down gets none.
+		if err := sock.SetImmediate(true); err != nil {
+			return fmt.Errorf("bus: set ZMQ_IMMEDIATE: %w", err)
+		}
+	}
+	return nil
 }

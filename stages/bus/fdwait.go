@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,8 +27,20 @@ import (
 // emptied the mailbox, so the next message signals the descriptor again.
 // wait therefore always tries before it waits.
 type fdWait struct {
-	f  *os.File // a duplicate of ZMQ_FD, so that closing it leaves libzmq's alone
-	rc syscall.RawConn
+	f     *os.File // a duplicate of ZMQ_FD, so that closing it leaves libzmq's alone
+	rc    syscall.RawConn
+	woken atomic.Bool // wake was called: the wait in progress, or the next, ends
+}
+
+// errWoken ends a wait that wake cut short.
+var errWoken = errors.New("bus: wait woken")
+
+// wake ends the wait in progress, or the next one, with errWoken. Any
+// goroutine may call it: it touches only the descriptor's deadline, never
+// the ZeroMQ socket.
+func (w *fdWait) wake() {
+	w.woken.Store(true)
+	_ = w.f.SetReadDeadline(time.Now())
 }
 
 func newFDWait(sock *zmq.Socket) (*fdWait, error) {
@@ -72,8 +85,15 @@ func (w *fdWait) until(deadline time.Time, try func() bool) error {
 	if err := w.f.SetReadDeadline(deadline); err != nil {
 		return fmt.Errorf("bus: wait: %w", err)
 	}
+	// After the deadline is set: a wake before it would be overwritten.
+	if w.woken.Swap(false) {
+		return errWoken
+	}
 	err := w.rc.Read(func(uintptr) bool { return try() })
 	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if w.woken.Swap(false) {
+			return errWoken
+		}
 		return ErrTimeout
 	}
 	if err != nil {

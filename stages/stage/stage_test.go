@@ -167,3 +167,33 @@ func TestWithKeptMemory(t *testing.T) {
 		t.Errorf("WithKeptMemory twice changed the environment: %q", again)
 	}
 }
+
+// TestWorkPoolPorts: the work pool is a reliable-only link the generator
+// binds and replicated extractors connect to; the extractor's port has no
+// default, so an extractor run by hand subscribes unless told of a pool.
+func TestWorkPoolPorts(t *testing.T) {
+	g, _ := Lookup(Generator)
+	x, _ := Lookup(Extractor)
+	gi := slices.IndexFunc(g.Ports, func(p Port) bool { return p.Link == LinkWork })
+	xi := slices.IndexFunc(x.Ports, func(p Port) bool { return p.Link == LinkWork })
+	if gi < 0 || xi < 0 {
+		t.Fatalf("work ports: generator %d, extractor %d; want both", gi, xi)
+	}
+	gp, xp := g.Ports[gi], x.Ports[xi]
+	if !gp.ReliableOnly || !xp.ReliableOnly || !gp.Out || xp.Out {
+		t.Errorf("work ports %+v, %+v; want reliable-only, generator → extractor", gp, xp)
+	}
+	if xp.Default() != "" || gp.Default() != "" {
+		t.Errorf("--work defaults %q, %q; want none", gp.Default(), xp.Default())
+	}
+	if in, _ := x.Input(); in.Link != LinkImages {
+		t.Errorf("extractor input %s; want the images link (where faults are injected)", in.Link)
+	}
+	addr := func(l Link, k Kind) string { return string(l) + "." + string(k) }
+	if got := SupervisedEndpoints(Generator, gp, addr); got != "@work.generator" {
+		t.Errorf("supervised generator --work %q; want @work.generator", got)
+	}
+	if got := SupervisedEndpoints(Extractor, xp, addr); got != ">work.generator" {
+		t.Errorf("supervised extractor --work %q; want >work.generator", got)
+	}
+}

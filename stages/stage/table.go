@@ -24,6 +24,10 @@ const (
 	LinkProcessed Link = "processed" // PROCESSED_DATA, extractor → logger
 	LinkAcks      Link = "acks"      // acknowledgements of stored frames, logger → generator (reliable delivery)
 	LinkStatus    Link = "status"    // status JSON, every stage → supervisor
+	// LinkWork is the work pool (reliable delivery): extractors ask the
+	// generator for frames (wire.Ready) and it sends each IMAGE_DATA to one
+	// of them, ROUTER to DEALER.
+	LinkWork Link = "work"
 )
 
 // DefaultEndpoint is each link's address when nothing else is said: a stage
@@ -34,6 +38,7 @@ var DefaultEndpoint = map[Link]string{
 	LinkProcessed: "tcp://127.0.0.1:5556",
 	LinkStatus:    "tcp://127.0.0.1:5557",
 	LinkAcks:      "tcp://127.0.0.1:5558",
+	LinkWork:      "tcp://127.0.0.1:5559",
 }
 
 // Endpoint prefixes: a socket binds an endpoint written "@ADDR" and
@@ -57,11 +62,23 @@ type Port struct {
 	Out   bool   // the stage sends on it (else it receives)
 	Bind  bool   // a stage run by hand binds it (else connects); see SupervisedBind
 	Usage string // the flag's help line, without its default
+	// Optional: the flag has no default, and the stage opens the port only
+	// when given one: an extractor pulls from the work pool only when told
+	// where it is (otherwise it subscribes, as a seed extractor does), and a
+	// generator run by hand does not take a port nobody asked for.
+	// DefaultEndpoint still names the link's usual address.
+	Optional bool
+	// ReliableOnly: the port serves reliable delivery only; a stage under
+	// best-effort does not open it, and the supervisor does not wire it.
+	ReliableOnly bool
 }
 
 // Default returns the port's default flag value: its link's default
-// endpoint in bind or connect form.
+// endpoint in bind or connect form; "" for an Optional port.
 func (p Port) Default() string {
+	if p.Optional {
+		return ""
+	}
 	if p.Bind {
 		return Bind(DefaultEndpoint[p.Link])
 	}
@@ -81,8 +98,9 @@ type Spec struct {
 	Summary string // one line for usage texts
 	Ports   []Port // its sockets, besides StatusPort
 	Faults  []Fault
-	// Replicated: the supervisor may run several instances, named KIND-i,
-	// each taking its share of the frames (--shard i/n).
+	// Replicated: the supervisor may run several instances, named KIND-i:
+	// under reliable delivery they share the work pool, under best-effort
+	// each takes its share of the frames (--shard i/n).
 	Replicated bool
 	// KeepsMemory: it receives frames, and runs with WithKeptMemory's
 	// environment unless given --return-memory.
@@ -99,6 +117,7 @@ var Table = []Spec{
 		Ports: []Port{
 			{Flag: "pub", Link: LinkImages, Out: true, Bind: true, Usage: "IMAGE_DATA publish `endpoint` (@ binds, > connects)"},
 			{Flag: "ack", Link: LinkAcks, Usage: "acknowledgement `endpoints`, comma-separated (reliable delivery)"},
+			{Flag: "work", Link: LinkWork, Out: true, Bind: true, Optional: true, ReliableOnly: true, Usage: "work pool `endpoint` extractors ask for frames on, e.g. @tcp://127.0.0.1:5559 (reliable delivery; default: none, frames are published)"},
 		},
 		Faults: commonFaults,
 	},
@@ -108,6 +127,7 @@ var Table = []Spec{
 		Ports: []Port{
 			{Flag: "sub", Link: LinkImages, Usage: "IMAGE_DATA `endpoints`, comma-separated (@ binds, > connects)"},
 			{Flag: "pub", Link: LinkProcessed, Out: true, Bind: true, Usage: "PROCESSED_DATA publish `endpoint`"},
+			{Flag: "work", Link: LinkWork, Optional: true, ReliableOnly: true, Usage: "take frames from the generators' work pools at `endpoints`, comma-separated, asking when a worker is free (reliable delivery; default: subscribe with --sub)"},
 		},
 		Faults:      commonFaults,
 		Replicated:  true,
@@ -170,7 +190,9 @@ func Flows() []Flow {
 	var out []Flow
 	for _, from := range Table {
 		for _, p := range from.Ports {
-			if !p.Out || p.Link == LinkAcks {
+			// The work pool carries the same flow as images (generator →
+			// extractor), under reliable delivery: one flow, not two.
+			if !p.Out || p.Link == LinkAcks || p.Link == LinkWork {
 				continue
 			}
 			for _, to := range Table {
