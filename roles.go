@@ -57,6 +57,8 @@ func (r *roleFlags) apply(fs *flag.FlagSet, cfg supervisor.Config, out io.Writer
 		return cfg, err
 	}
 	fmt.Fprint(out, text)
+	// The console covers the terminal: its event log keeps the command.
+	cfg.Notes = append(cfg.Notes, strings.Split(strings.TrimSpace(text), "\n")...)
 	return cfg, nil
 }
 

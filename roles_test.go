@@ -1,11 +1,15 @@
 package main
 
 import (
+	"flag"
+
 	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imaging-tui/imaging-tui/supervisor"
 )
 
 // TestRoleCommandErrors: join and --role edge refuse what cannot work with
@@ -43,5 +47,30 @@ func TestRoleCommandErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(string(out), c.want) {
 			t.Errorf("imaging-tui %q: exit %d, output:\n%s\nwant exit %d and %q", c.args, code, out, c.code, c.want)
 		}
+	}
+}
+
+// TestEdgeNotesJoinCommand: the join command an edge prints also goes to
+// the event log, where the console (which covers the terminal) shows it.
+func TestEdgeNotesJoinCommand(t *testing.T) {
+	fs := flag.NewFlagSet("imaging-tui", flag.ContinueOnError)
+	var r roleFlags
+	r.register(fs)
+	if err := fs.Parse([]string{"--role", "edge", "--listen", "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	var printed strings.Builder
+	cfg, err := r.apply(fs, supervisor.Config{Insecure: true}, &printed)
+	if err != nil {
+		t.Fatalf("apply: %v\n%s", err, printed.String())
+	}
+	var join string
+	for _, n := range cfg.Notes {
+		if strings.Contains(n, "imaging-tui join 127.0.0.1") {
+			join = n
+		}
+	}
+	if join == "" || !strings.Contains(printed.String(), strings.TrimSpace(join)) {
+		t.Fatalf("notes %q lack the printed join command:\n%s", cfg.Notes, printed.String())
 	}
 }

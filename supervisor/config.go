@@ -21,6 +21,9 @@ type Config struct {
 	Exe string
 	// Env is added to the environment of every child (tests use it).
 	Env []string
+	// Notes are lines put in the event log at start, where the console
+	// shows them (an edge's join command, say).
+	Notes []string
 
 	Images   string         // generator --images; "" = the generator's embedded images
 	DB       string         // logger --db. Defaults to imaging.db

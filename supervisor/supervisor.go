@@ -247,6 +247,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 	s.claimStreamState()
 	defer s.releaseStreamState()
+	s.mu.Lock()
+	for _, n := range s.cfg.Notes {
+		s.eventLocked(nil, stage.EventNote, "%s", n)
+	}
+	s.mu.Unlock()
 
 	bgQuit := make(chan struct{}) // closed after the shutdown: background loops exit
 	var bg sync.WaitGroup

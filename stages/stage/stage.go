@@ -109,6 +109,7 @@ const (
 	EventInvariant   EventKind = "invariant"    // a delivery check failed
 	EventBlocked     EventKind = "blocked"      // a stage reported itself blocked (say, on a full disk), or running again
 	EventResume      EventKind = "resume"       // a stream a previous run left with frames in flight is continued, or cannot be
+	EventNote        EventKind = "note"         // a line the supervisor was given to show (Config.Notes)
 )
 
 // Ends reports whether events of kind k end or stop a process: the lines a
