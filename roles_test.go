@@ -1,9 +1,8 @@
 package main
 
 import (
-	"flag"
-
 	"errors"
+	"flag"
 	"os/exec"
 	"path/filepath"
 	"strings"
