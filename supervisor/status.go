@@ -151,7 +151,11 @@ func (s *Supervisor) checkStaleLocked(now time.Time) {
 			s.eventLocked(in, stage.EventStale, "no status %v after start", s.cfg.StartWait)
 		case !in.lastStatusAt.IsZero() && now.Sub(in.lastStatusAt) > s.cfg.StaleAfter:
 			s.setStateLocked(in, StateStale)
-			s.eventLocked(in, stage.EventStale, "no status for %v", now.Sub(in.lastStatusAt).Round(100*time.Millisecond))
+			why := ""
+			if in.paused { // expected: a stopped process cannot report
+				why = " (paused: stopped with SIGSTOP until resumed)"
+			}
+			s.eventLocked(in, stage.EventStale, "no status for %v%s", now.Sub(in.lastStatusAt).Round(100*time.Millisecond), why)
 		}
 	}
 	kept := s.remotes[:0]

@@ -228,6 +228,13 @@ func TestPauseShowsStaleThenRecovers(t *testing.T) {
 	if !st.Paused || procState(st.PID) != 'T' {
 		t.Errorf("paused logger: Paused %v, /proc state %c; want true, T", st.Paused, procState(st.PID))
 	}
+	said := false
+	for _, e := range r.sup.Snapshot().Events {
+		said = said || (e.Stage == "logger" && e.Kind == stage.EventStale && strings.Contains(e.Text, "paused"))
+	}
+	if !said {
+		t.Errorf("no stale event saying the logger is paused: %v", r.sup.Snapshot().Events)
+	}
 	if err := r.sup.Pause("logger"); !errors.Is(err, ErrAlreadyPaused) {
 		t.Errorf("second Pause = %v; want ErrAlreadyPaused", err)
 	}
