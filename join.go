@@ -149,9 +149,9 @@ func (j joinFlags) config(ctx context.Context, edge, runDir string) (supervisor.
 	cfg.Replicas, cfg.Workers, cfg.Threads, cfg.RunDir = j.replicas, j.workers, j.threads, runDir
 	cfg.Delivery = j.delivery
 	cfg.DB = filepath.Join(runDir, "none.db") // no logger here: nothing to read
-	if j.extraArgs != "" {
-		cfg.ExtraArgs = map[stage.Kind][]string{stage.Extractor: strings.Fields(j.extraArgs)}
-	}
+	// A frame in hand beyond one per worker hides the network's round trip
+	// to the edge (a flag in --extractor-args, later, wins).
+	cfg.ExtraArgs = map[stage.Kind][]string{stage.Extractor: append([]string{"--prefetch", "1"}, strings.Fields(j.extraArgs)...)}
 	edgeKey, err := j.edgeKeyFile(runDir)
 	if err != nil {
 		return cfg, err

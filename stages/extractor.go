@@ -29,8 +29,11 @@ type ExtractorConfig struct {
 	// faults).
 	Work string
 	// Prefetch is how many frames beyond one per worker it asks the pool
-	// for: one hides the round trip to the generator, more only queue.
-	// Defaults to 1; negative means none.
+	// for. None (the default) keeps latency at one SIFT run: a frame waits
+	// at the source, not in front of a busy worker, and a worker waits
+	// only for the round trip to the generator, a millisecond or two on
+	// one machine. Across a network that round trip is worth hiding with
+	// one (join asks for it); more only queue.
 	Prefetch int
 	Workers  int   // SIFT workers. Defaults to the number of CPUs
 	Threads  int   // OpenCV threads (process-wide). Defaults to 1
@@ -80,7 +83,7 @@ func extractorFlags(f *flag.FlagSet, _ fs.FS) runFunc {
 	f.IntVar(&cfg.Workers, "workers", 0, "SIFT workers (default: one per CPU)")
 	f.IntVar(&cfg.Threads, "threads", 1, "OpenCV threads for the process")
 	f.StringVar(&shard, "shard", "0/1", "of the frames subscribed to, take those whose seq % N == I, as `I/N` (best-effort replicas; a work pool needs none)")
-	f.IntVar(&cfg.Prefetch, "prefetch", 1, "work pool: frames to ask for beyond one per worker (-1 = none)")
+	f.IntVar(&cfg.Prefetch, "prefetch", 0, "work pool: frames to ask for beyond one per worker (`N`; 1 hides a network's round trip)")
 	f.BoolVar(&cfg.ReturnMemory, returnMemoryFlag, false, "give the memory each SIFT run frees back to the kernel instead of keeping it for the next frame (leaner between frames; about 2.5× slower on 2000×1500)")
 	f.StringVar(&siftMemory, "sift-memory", "", "most memory the SIFT runs in progress may take together, e.g. 8GiB; workers wait for room (`SIZE`, default 80% of the memory available at start)")
 	f.IntVar(&cfg.SIFT.MaxFeatures, "max-features", 0, "keep the best `N` keypoints (0 = all, OpenCV's default)")
@@ -90,6 +93,9 @@ func extractorFlags(f *flag.FlagSet, _ fs.FS) runFunc {
 		var err error
 		if cfg.Shard, err = parseShard(shard); err != nil {
 			return usage(f, "--shard: %v", err)
+		}
+		if cfg.Prefetch < 0 {
+			return usage(f, "--prefetch %d: want 0 or more", cfg.Prefetch)
 		}
 		if siftMemory != "" {
 			if cfg.SIFTMemory, err = stage.ParseSize(siftMemory); err != nil || cfg.SIFTMemory <= 0 {
@@ -112,9 +118,6 @@ func (cfg *ExtractorConfig) setDefaults() error {
 	}
 	if cfg.HWM <= 0 {
 		cfg.HWM = 8
-	}
-	if cfg.Prefetch == 0 {
-		cfg.Prefetch = 1
 	}
 	if cfg.SIFTMemory <= 0 {
 		var err error
