@@ -10,8 +10,9 @@ import (
 // streamTally is what the generator streams say about delivery, for the
 // invariants.
 type streamTally struct {
-	lostKilled                    int64    // lost in streams of killed generators
+	lostKilled                    int64    // lost in streams of killed generators or earlier runs
 	killed, mismatched, undrained []string // streams that were killed, or stopped but do not add up
+	earlier                       []string // streams of earlier runs, found in the database
 	overcounted                   []string // streams with more frames accounted for than published
 	stopped                       int      // streams whose generator stopped on request
 	gaps                          int64    // seqs missing between the first and last stored frame, summed
@@ -73,7 +74,7 @@ func accountStream(id uint64, p StreamSnapshot, d db.StreamStats, r db.RetainedS
 	pub := max(p.LastSeq, d.LastSeq, r.LastSeq)
 	ss := SummaryStream{StreamID: id, Generator: p.Instance, Published: pub, Stored: d.Frames - d.Duplicates,
 		RetainedAway: r.Frames, FirstSeq: d.FirstSeq, LastSeq: d.LastSeq, Missing: d.Missing, Duplicates: d.Duplicates,
-		Drained: p.Clean}
+		Drained: p.Clean, EarlierRun: p.Instance == ""}
 	unaccounted := int64(pub) - ss.Stored - ss.RetainedAway
 	if reliable && p.Unacked > 0 {
 		// The window may hold frames stored whose acknowledgement did not
@@ -90,6 +91,11 @@ func (t *streamTally) tally(p StreamSnapshot, ss SummaryStream) {
 	if ss.Lost < 0 {
 		t.overcounted = append(t.overcounted, fmt.Sprintf("stream %d: published %d < stored %d + retained away %d + in flight %d",
 			id, ss.Published, ss.Stored, ss.RetainedAway, ss.InFlight))
+	}
+	if ss.EarlierRun {
+		t.lostKilled += ss.Lost
+		t.earlier = append(t.earlier, fmt.Sprintf("%d", id))
+		return
 	}
 	if !p.StopOK {
 		t.lostKilled += ss.Lost
@@ -121,8 +127,8 @@ func (t streamTally) checkAccounting(sum *Summary) {
 // duplicated but in streams of killed generators, and every generator
 // stopped on request drained and had all it published stored.
 func (t streamTally) checkReliable(sum *Summary) {
-	sum.check("no_loss", sum.Lost-t.lostKilled == 0, "%d frames lost (%d in streams of killed generators %v, not counted)",
-		sum.Lost, t.lostKilled, t.killed)
+	sum.check("no_loss", sum.Lost-t.lostKilled == 0, "%d frames lost (%d in streams of killed generators %v or of earlier runs %v, not counted)",
+		sum.Lost, t.lostKilled, t.killed, t.earlier)
 	sum.check("no_duplicates", sum.Duplicates == 0, "%d duplicate rows", sum.Duplicates)
 	sum.check("generators_drained", len(t.undrained) == 0, "%d generator(s) stopped on request; %s", t.stopped, strings.Join(t.undrained, "; "))
 	if t.stopped == 0 {

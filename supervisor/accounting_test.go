@@ -98,6 +98,43 @@ func TestLostCountsFramesOutsideStoredRange(t *testing.T) {
 	}
 }
 
+// TestEarlierRunStreams: a stream in the database that no generator of this
+// run published is an earlier run's: marked so, and named as such, not as a
+// killed generator's, in no_loss.
+func TestEarlierRunStreams(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "earlier.db")
+	ctx := context.Background()
+	d, err := db.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*db.Frame{
+		{StreamID: 3, Seq: 1, Timestamp: 1, Filename: "a.png", Width: 1, Height: 1, Channels: 1, Image: []byte{1}}, // earlier run
+		{StreamID: 9, Seq: 1, Timestamp: 2, Filename: "b.png", Width: 1, Height: 1, Channels: 1, Image: []byte{2}}, // this run
+	} {
+		if _, _, err := d.Store(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close()
+	fin, _, err := readFinalDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := Summary{}
+	tally := summarizeStreams(&sum, []StreamSnapshot{{StreamID: 9, Instance: "generator", LastSeq: 1, Ended: true, StopOK: true, Clean: true}}, fin, true)
+	tally.checkReliable(&sum)
+	for _, s := range sum.Streams {
+		if s.EarlierRun != (s.StreamID == 3) {
+			t.Errorf("stream %d: earlier_run %v", s.StreamID, s.EarlierRun)
+		}
+	}
+	inv, _ := invariant(sum, "no_loss")
+	if !inv.OK || !strings.Contains(inv.Detail, "killed generators [] or of earlier runs [3]") {
+		t.Errorf("no_loss = %+v; want ok, naming stream 3 as an earlier run's", inv)
+	}
+}
+
 // TestHeadlessRetentionIsNotLoss runs the real pipeline with a logger that
 // keeps only the newest 20 frames: the run passes, and the frames retention
 // deleted are counted as retained away, not lost.

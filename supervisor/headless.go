@@ -78,8 +78,11 @@ type Summary struct {
 type SummaryStream struct {
 	StreamID  uint64 `json:"stream_id,string"`
 	Generator string `json:"generator,omitempty"`
-	Published uint64 `json:"published"` // the highest seq published: reported, stored or retained away
-	Stored    int64  `json:"stored"`    // distinct seqs in the database
+	// EarlierRun marks a stream found in the database that no generator
+	// of this run published: an earlier run's.
+	EarlierRun bool   `json:"earlier_run,omitempty"`
+	Published  uint64 `json:"published"` // the highest seq published: reported, stored or retained away
+	Stored     int64  `json:"stored"`    // distinct seqs in the database
 	// RetainedAway counts the frames retention deleted: stored, not lost.
 	RetainedAway int64 `json:"retained_away"`
 	// Lost counts the seqs never stored and no longer resendable: gaps
