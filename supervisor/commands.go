@@ -228,59 +228,28 @@ func replicatedNames() string {
 	return out
 }
 
-// rescale makes the instances of each replicated kind match s.replicas:
-// stop them all, add or remove instances, start them all with the new
-// shard count.
+// rescale makes the instances of each replicated kind match s.replicas.
+// Replicas sharing a work pool (reliable delivery) are left running: only
+// those scaled away stop (each finishes the frames in hand; the pool gives
+// the rest to the others) and only the new ones start. Best-effort
+// replicas each take --shard i/n of what they receive, so they all stop and
+// start again with the new count.
 func (s *Supervisor) rescale(quit <-chan struct{}) {
-	if s.cfg.Delivery == stage.Reliable {
-		s.resizePool(quit)
-		return
-	}
-	isReplica := func(in *instance) bool { return replicated(in.kind) }
-	old := s.order(isReplica)
-	for _, in := range old {
-		s.mu.Lock()
-		in.wantRun, in.restartReq, in.stopGrace = false, false, s.cfg.StopGrace
-		s.wakeLocked(in)
-		s.mu.Unlock()
-	}
-	for _, in := range old {
-		s.stopAndWait(in, s.cfg.StopGrace, quit)
-	}
-	select {
-	case <-quit:
-		return
-	default:
-	}
+	pool := s.cfg.Delivery == stage.Reliable
+	replicas := s.order(func(in *instance) bool { return replicated(in.kind) })
 	s.mu.Lock()
-	for _, sp := range stage.Table {
-		if sp.Replicated {
-			s.resizeLocked(sp.Kind, s.replicas)
-		}
-	}
-	s.notifyLocked()
-	s.mu.Unlock()
-	s.startInOrder(s.order(isReplica), quit)
-}
-
-// resizePool makes the instances of each replicated kind match s.replicas
-// when they share a work pool: it stops the replicas scaled away (each
-// finishes the frames in hand; the pool gives the rest to the others) and
-// starts the new ones, leaving the others running.
-func (s *Supervisor) resizePool(quit <-chan struct{}) {
-	s.mu.Lock()
-	var gone []*instance
+	var stop []*instance
 	before := map[*instance]bool{}
-	for _, in := range s.insts {
+	for _, in := range replicas {
 		before[in] = true
-		if replicated(in.kind) && in.index >= s.replicas {
+		if !pool || in.index >= s.replicas {
 			in.wantRun, in.restartReq, in.stopGrace = false, false, s.cfg.StopGrace
 			s.wakeLocked(in)
-			gone = append(gone, in)
+			stop = append(stop, in)
 		}
 	}
 	s.mu.Unlock()
-	for _, in := range gone {
+	for _, in := range stop {
 		s.stopAndWait(in, s.cfg.StopGrace, quit)
 	}
 	select {
@@ -296,7 +265,7 @@ func (s *Supervisor) resizePool(quit <-chan struct{}) {
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
-	s.startInOrder(s.order(func(in *instance) bool { return !before[in] }), quit)
+	s.startInOrder(s.order(func(in *instance) bool { return replicated(in.kind) && (!pool || !before[in]) }), quit)
 }
 
 // resizeLocked removes the instances of kind with index n or more and adds
