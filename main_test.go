@@ -361,6 +361,8 @@ func TestConsoleKillRestartQuit(t *testing.T) {
 
 	quitAt := time.Now()
 	send("q")
+	scr.waitFor(t, off, regexp.MustCompile(`quit: stop every stage`), 5*time.Second, "q asks first")
+	send("y")
 	select {
 	case err := <-exited:
 		exitedOK = true

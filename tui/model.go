@@ -188,8 +188,10 @@ func (m model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.answer(msg)
 	case m.filtering:
 		return m.editFilter(msg), nil
-	case key.Matches(msg, k.Quit):
+	case msg.String() == "ctrl+c": // the way out that never asks
 		return m, tea.Quit
+	case key.Matches(msg, k.Quit):
+		return m.ask("quit: stop every stage and leave", func(m model) (tea.Model, tea.Cmd) { return m, tea.Quit })
 	case key.Matches(msg, k.Help):
 		m.showHelp = !m.showHelp
 		m.menu = false

@@ -373,7 +373,13 @@ func TestQuit(t *testing.T) {
 		for _, menu := range []bool{false, true} {
 			m := loaded(t, newFake(fixture(0)))
 			m.menu = menu
-			_, cmd := update(t, m, keyMsg(k))
+			next, cmd := update(t, m, keyMsg(k))
+			if k == "q" && !m.noConfirm { // q asks first; ctrl+c never does
+				if cmd != nil {
+					t.Fatalf("q (menu %v) acted before y", menu)
+				}
+				_, cmd = update(t, next, keyMsg("y"))
+			}
 			if cmd == nil {
 				t.Fatalf("%q (menu %v): no command; want quit", k, menu)
 			}

@@ -61,7 +61,7 @@ func TestRunQuitsOnQ(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := pw.Write([]byte("q")); err != nil {
+	if _, err := pw.Write([]byte("qy")); err != nil {
 		t.Fatal(err)
 	}
 	waitRun(t, done)
