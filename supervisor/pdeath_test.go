@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,32 +21,54 @@ import (
 func TestRealSupervisorKilledLeavesNoStage(t *testing.T) {
 	exe := realBinary(t)
 	dir := shortTempDir(t)
-	cmd := exec.Command(exe, "--no-tui", "--images", testImages(t, dir), "--db", filepath.Join(dir, "k.db"),
+	sup := startRealSupervisor(t, exe, nil, "--no-tui", "--images", testImages(t, dir), "--db", filepath.Join(dir, "k.db"),
 		"--run-dir", filepath.Join(dir, "run"), "--status-bind", "@ipc://"+filepath.Join(dir, "st"), "--for", "1h")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var stages []int
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		for _, p := range stages {
-			_ = syscall.Kill(-p, syscall.SIGKILL)
-		}
-		_ = cmd.Wait()
-	})
 	tuned := map[string]bool{}
 	waitUntil(t, 30*time.Second, "three stages running, the extractor and the logger with malloc tunables", func() bool {
-		stages, tuned = childStages(cmd.Process.Pid)
-		return len(stages) == 3 && tuned["extractor"] && tuned["logger"]
+		sup.stages, tuned = childStages(sup.cmd.Process.Pid)
+		return len(sup.stages) == 3 && tuned["extractor"] && tuned["logger"]
 	})
 	time.Sleep(time.Second) // past any start-up work of theirs
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	sup.kill(t, 5*time.Second)
+}
+
+// realSupervisor is the real binary's supervisor, run in its own process
+// group, with the stages it spawned as the test last saw them.
+type realSupervisor struct {
+	cmd    *exec.Cmd
+	stages []int
+}
+
+// startRealSupervisor starts exe with args (output to out, if not nil) and
+// kills it and every stage seen, by process group, when the test ends.
+func startRealSupervisor(t *testing.T, exe string, out io.Writer, args ...string) *realSupervisor {
+	t.Helper()
+	sup := &realSupervisor{cmd: exec.Command(exe, args...)}
+	sup.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	sup.cmd.Stdout, sup.cmd.Stderr = out, out
+	if err := sup.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
-	waitUntil(t, 5*time.Second, "every stage of the killed supervisor to die", func() bool {
-		for _, p := range stages {
+	t.Cleanup(func() {
+		_ = syscall.Kill(-sup.cmd.Process.Pid, syscall.SIGKILL)
+		for _, p := range sup.stages {
+			_ = syscall.Kill(-p, syscall.SIGKILL)
+		}
+		_ = sup.cmd.Wait()
+	})
+	return sup
+}
+
+// kill SIGKILLs the supervisor and waits up to timeout for every stage it
+// spawned to die with it.
+func (sup *realSupervisor) kill(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	if err := sup.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = sup.cmd.Wait()
+	waitUntil(t, timeout, "every stage of the killed supervisor to die", func() bool {
+		for _, p := range sup.stages {
 			if procAlive(p) {
 				return false
 			}

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,39 +50,14 @@ func TestSupervisorKilledResumesStream(t *testing.T) {
 	images := testImages(t, dir)
 	dbPath := filepath.Join(dir, "k.db")
 	statePath := dbPath + ".generator.state"
-	cmd := exec.Command(exe, "--no-tui", "--images", images, "--db", dbPath, "--workers", "1",
+	sup := startRealSupervisor(t, exe, nil, "--no-tui", "--images", images, "--db", dbPath, "--workers", "1",
 		"--run-dir", filepath.Join(dir, "run1"), "--status-bind", "@ipc://"+filepath.Join(dir, "st1"), "--for", "1h")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out1 bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out1, &out1
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var stages []int
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		for _, p := range stages {
-			_ = syscall.Kill(-p, syscall.SIGKILL)
-		}
-		_ = cmd.Wait()
-	})
 	waitUntil(t, 60*time.Second, "frames stored and frames in flight in the state file next to the database", func() bool {
 		st, ok := readGenState(t, statePath)
 		return ok && st.NextSeq > 6 && len(st.Window) > 0
 	})
-	stages, _ = childStages(cmd.Process.Pid)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	waitUntil(t, 10*time.Second, "every stage of the killed supervisor to die", func() bool {
-		for _, p := range stages {
-			if procAlive(p) {
-				return false
-			}
-		}
-		return true
-	})
+	sup.stages, _ = childStages(sup.cmd.Process.Pid)
+	sup.kill(t, 10*time.Second)
 	left, _ := readGenState(t, statePath) // final: its writer is dead
 	if len(left.Window) == 0 {
 		t.Fatalf("state file %s holds no frame in flight after the kill; the test proves nothing", statePath)
