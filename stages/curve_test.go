@@ -38,12 +38,7 @@ func TestStageRefusesInsecureBind(t *testing.T) {
 // its status reports reach a CURVE status channel it was given the key of.
 func TestStageCurveLinks(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"gen", "sup", "client"} {
-		out, err := exec.Command(exe, "keys", "--out", dir, name).CombinedOutput()
-		if err != nil {
-			t.Fatalf("imaging-tui keys %s: %v\n%s", name, err, out)
-		}
-	}
+	key := makeKeys(t, dir, "gen", "sup", "client")
 	if fi, err := os.Stat(filepath.Join(dir, "gen.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("gen.key: %v, mode %v; want 0600", err, fi.Mode().Perm())
 	}
@@ -55,13 +50,6 @@ func TestStageCurveLinks(t *testing.T) {
 	os.Rename(filepath.Join(dir, "client.pub"), filepath.Join(peers, "client.pub"))
 	os.Rename(filepath.Join(dir, "gen.pub"), filepath.Join(peers, "gen.pub"))
 
-	key := func(name string) bus.Keypair {
-		kp, err := bus.ReadKeypair(filepath.Join(dir, name+".key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return kp
-	}
 	sup, client, gen := key("sup"), key("client"), key("gen")
 	statusAddr, imagesAddr := freeTCP(t), freeTCP(t)
 
@@ -129,21 +117,10 @@ func subscribe(t *testing.T, sec *bus.Security, endpoints string) *bus.Socket {
 // given the generator's key for its --work port joins the pool.
 func TestStageCurveWorkPool(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"gen", "client", "other"} {
-		if out, err := exec.Command(exe, "keys", "--out", dir, name).CombinedOutput(); err != nil {
-			t.Fatalf("imaging-tui keys %s: %v\n%s", name, err, out)
-		}
-	}
+	kp := makeKeys(t, dir, "gen", "client", "other")
 	peers := filepath.Join(dir, "peers")
 	os.Mkdir(peers, 0o755)
 	os.Rename(filepath.Join(dir, "client.pub"), filepath.Join(peers, "client.pub"))
-	kp := func(name string) bus.Keypair {
-		k, err := bus.ReadKeypair(filepath.Join(dir, name+".key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
 	client, other, gen := kp("client"), kp("other"), kp("gen")
 	workAddr := freeTCP(t)
 	g := start(t, "generator", "--key", filepath.Join(dir, "gen.key"), "--peers", peers,
@@ -204,4 +181,22 @@ func dealer(t *testing.T, sec *bus.Security, endpoints string) *bus.Socket {
 	}
 	t.Cleanup(func() { sock.Close(); ctx.Close() })
 	return sock
+}
+
+// makeKeys makes a keypair for each name in dir with `imaging-tui keys`,
+// and returns a reader of them.
+func makeKeys(t *testing.T, dir string, names ...string) func(name string) bus.Keypair {
+	t.Helper()
+	for _, name := range names {
+		if out, err := exec.Command(exe, "keys", "--out", dir, name).CombinedOutput(); err != nil {
+			t.Fatalf("imaging-tui keys %s: %v\n%s", name, err, out)
+		}
+	}
+	return func(name string) bus.Keypair {
+		kp, err := bus.ReadKeypair(filepath.Join(dir, name+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp
+	}
 }

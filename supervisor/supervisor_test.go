@@ -390,17 +390,7 @@ func TestReorderAndRestartAll(t *testing.T) {
 func TestScaleExtractors(t *testing.T) {
 	r := startFake(t, nil)
 	first, _ := stageOf(r.waitAllRunning(t, 15*time.Second), "extractor-0")
-	if err := r.sup.Scale(+2); err != nil {
-		t.Fatalf("Scale(+2): %v", err)
-	}
-	var snap Snapshot
-	waitUntil(t, 20*time.Second, "three extractors running", func() bool {
-		snap = r.sup.Snapshot()
-		return len(snap.Stages) == 5 && !slices.ContainsFunc(snap.Stages, func(s StageSnapshot) bool { return s.State != StateRunning })
-	})
-	if got, want := names(snap), []string{"generator", "extractor-0", "extractor-1", "extractor-2", "logger"}; !slices.Equal(got, want) {
-		t.Errorf("after scale up: %v; want %v", got, want)
-	}
+	snap := scaleUpToThree(t, r)
 	for _, name := range []string{"extractor-0", "extractor-1", "extractor-2"} {
 		st, _ := stageOf(snap, name)
 		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(st.PID) + "/cmdline")
@@ -428,11 +418,10 @@ func TestScaleExtractors(t *testing.T) {
 	}
 }
 
-// TestScaleExtractorsBestEffort: best-effort replicas each take --shard
-// i/n, so scaling restarts every replica with the new count.
-func TestScaleExtractorsBestEffort(t *testing.T) {
-	r := startFake(t, func(c *Config) { c.Delivery = stage.BestEffort })
-	r.waitAllRunning(t, 15*time.Second)
+// scaleUpToThree adds two extractors and waits for all five stages to run,
+// the new replicas after extractor-0.
+func scaleUpToThree(t *testing.T, r *running) Snapshot {
+	t.Helper()
 	if err := r.sup.Scale(+2); err != nil {
 		t.Fatalf("Scale(+2): %v", err)
 	}
@@ -444,6 +433,15 @@ func TestScaleExtractorsBestEffort(t *testing.T) {
 	if got, want := names(snap), []string{"generator", "extractor-0", "extractor-1", "extractor-2", "logger"}; !slices.Equal(got, want) {
 		t.Errorf("after scale up: %v; want %v", got, want)
 	}
+	return snap
+}
+
+// TestScaleExtractorsBestEffort: best-effort replicas each take --shard
+// i/n, so scaling restarts every replica with the new count.
+func TestScaleExtractorsBestEffort(t *testing.T) {
+	r := startFake(t, func(c *Config) { c.Delivery = stage.BestEffort })
+	r.waitAllRunning(t, 15*time.Second)
+	snap := scaleUpToThree(t, r)
 	for i, name := range []string{"extractor-0", "extractor-1", "extractor-2"} {
 		st, _ := stageOf(snap, name)
 		if want := strconv.Itoa(i) + "/3"; st.Shard != want {
