@@ -218,9 +218,8 @@ type joinSummary struct {
 }
 
 // superviseJoin runs sup until ctx is done, or until every extractor has
-// failed: it prints the supervisor's events on w, warns when the edge
-// refuses this host's key, and sums the frames each extractor processed
-// across its restarts.
+// failed: it prints the supervisor's events on w and warns when the edge
+// refuses this host's key.
 func superviseJoin(ctx context.Context, sup *supervisor.Supervisor, w io.Writer) (joinSummary, error) {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -228,7 +227,6 @@ func superviseJoin(ctx context.Context, sup *supervisor.Supervisor, w io.Writer)
 	go func() { done <- sup.Run(runCtx) }()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	t := frameTally{pid: map[string]int{}, base: map[string]uint64{}, last: map[string]uint64{}}
 	var seen uint64
 	var failedErr error
 	warned := false
@@ -241,10 +239,8 @@ func superviseJoin(ctx context.Context, sup *supervisor.Supervisor, w io.Writer)
 		case <-tick.C:
 		}
 		snap := sup.Snapshot()
-		t.observe(snap)
 		printEvents(snap, &seen, w)
 		sum := summarize(snap)
-		sum.Frames = t.total()
 		if finished {
 			return sum, errors.Join(runErr, failedErr)
 		}
@@ -259,10 +255,14 @@ func superviseJoin(ctx context.Context, sup *supervisor.Supervisor, w io.Writer)
 	}
 }
 
-// summarize counts the restarts, failed extractors and refused handshakes
-// of snap.
+// summarize counts the frames sent on (over every process, scaled-away
+// instances included: Snapshot.Kinds), restarts, failed extractors and
+// refused handshakes of snap.
 func summarize(snap supervisor.Snapshot) joinSummary {
 	var sum joinSummary
+	for _, k := range snap.Kinds {
+		sum.Frames += k.FramesOut
+	}
 	for _, st := range snap.Stages {
 		sum.Restarts += st.Restarts
 		if st.State == supervisor.StateFailed {
@@ -283,32 +283,4 @@ func printEvents(snap supervisor.Snapshot, seen *uint64, w io.Writer) {
 			fmt.Fprintf(w, "imaging-tui: %s %s %s: %s\n", e.At.Format("15:04:05"), e.Stage, e.Kind, e.Text)
 		}
 	}
-}
-
-// frameTally sums each instance's frames_out over its processes: a
-// restarted extractor counts from zero again.
-type frameTally struct {
-	pid        map[string]int
-	base, last map[string]uint64
-}
-
-func (t *frameTally) observe(snap supervisor.Snapshot) {
-	for _, st := range snap.Stages {
-		if st.State == supervisor.StateRemote || st.Status == nil {
-			continue
-		}
-		if st.Status.PID != t.pid[st.Name] {
-			t.base[st.Name] += t.last[st.Name]
-			t.pid[st.Name], t.last[st.Name] = st.Status.PID, 0
-		}
-		t.last[st.Name] = max(t.last[st.Name], st.Status.FramesOut)
-	}
-}
-
-func (t *frameTally) total() uint64 {
-	var n uint64
-	for name := range t.pid {
-		n += t.base[name] + t.last[name]
-	}
-	return n
 }
