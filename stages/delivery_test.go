@@ -2,7 +2,7 @@ package stages_test
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/imaging-tui/imaging-tui/db"
 	"github.com/imaging-tui/imaging-tui/stages/bus"
+	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
 
@@ -243,23 +244,13 @@ func TestRetention(t *testing.T) {
 	}
 }
 
-// genState mirrors the generator's --state file.
-type genState struct {
-	StreamID uint64 `json:"stream_id"`
-	NextSeq  uint64 `json:"next_seq"`
-	Window   []struct {
-		Seq  uint64 `json:"seq"`
-		File string `json:"file"`
-	} `json:"window"`
-}
-
-func loadGenState(path string) (*genState, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+// loadGenState reads the generator's --state file, which must exist.
+func loadGenState(path string) (*stage.StreamState, error) {
+	st, err := stage.ReadStreamState(path)
+	if st == nil && err == nil {
+		return nil, fmt.Errorf("no state file %s", path)
 	}
-	var st genState
-	return &st, json.Unmarshal(b, &st)
+	return st, err
 }
 
 func containsAll(s string, subs ...string) bool {

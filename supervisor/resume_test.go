@@ -17,26 +17,17 @@ import (
 	"github.com/imaging-tui/imaging-tui/stages/stage"
 )
 
-// genStateFile is the part of a generator's state file the tests read.
-type genStateFile struct {
-	StreamID uint64 `json:"stream_id"`
-	NextSeq  uint64 `json:"next_seq"`
-	Window   []struct {
-		Seq uint64 `json:"seq"`
-	} `json:"window"`
-}
-
-func readGenState(t *testing.T, path string) (genStateFile, bool) {
+// readGenState reads a generator's state file; false while there is none.
+func readGenState(t *testing.T, path string) (stage.StreamState, bool) {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	st, err := stage.ReadStreamState(path)
 	if err != nil {
-		return genStateFile{}, false
+		t.Fatal(err)
 	}
-	var st genStateFile
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatalf("state file %s: %v", path, err)
+	if st == nil {
+		return stage.StreamState{}, false
 	}
-	return st, true
+	return *st, true
 }
 
 // TestSupervisorKilledResumesStream SIGKILLs the real supervisor while its

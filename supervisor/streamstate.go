@@ -1,10 +1,8 @@
 package supervisor
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -43,13 +41,6 @@ type ResumedStream struct {
 
 func (r ResumedStream) String() string {
 	return fmt.Sprintf("resumed %d frames of stream %d (%s)", r.Frames, r.StreamID, r.Generator)
-}
-
-// streamState is the part of a generator's state file (stages/genstate.go)
-// the supervisor reads: which stream, and how many frames in flight.
-type streamState struct {
-	StreamID uint64            `json:"stream_id"`
-	Window   []json.RawMessage `json:"window"`
 }
 
 // statePath is where generator instance name keeps its state.
@@ -100,13 +91,9 @@ func (s *Supervisor) claimStreamState() {
 // run.
 func (s *Supervisor) inspectStateLocked(in *instance) {
 	path := s.statePath(in.name)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	st, err := stage.ReadStreamState(path)
+	if st == nil && err == nil {
 		return
-	}
-	var st streamState
-	if err == nil {
-		err = json.Unmarshal(b, &st)
 	}
 	switch {
 	case err != nil:
@@ -114,7 +101,7 @@ func (s *Supervisor) inspectStateLocked(in *instance) {
 		// it starts a fresh stream, and the file stays for a person to see.
 		bad := path + ".unreadable"
 		_ = os.Rename(path, bad)
-		s.eventLocked(in, stage.EventResume, "state file %s unreadable (%v): moved to %s; starting a fresh stream", path, err, bad)
+		s.eventLocked(in, stage.EventResume, "state file unreadable (%v): moved to %s; starting a fresh stream", err, bad)
 	case len(st.Window) == 0:
 		_ = os.Remove(path) // all acknowledged: a fresh stream for a new run
 	default:
