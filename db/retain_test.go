@@ -22,10 +22,13 @@ func TestSetFull(t *testing.T) {
 		t.Errorf("Full() = false after SetFull(true)")
 	}
 	big := makeFrame(2, 1, 2, 2<<20, 3000)
-	for range 2 { // twice: the connection stays usable after a failed transaction
-		id, ins, err := d.Store(ctx, big)
+	// A small image fits the pages there are; its keypoint rows do not, so
+	// this one fails midway through its multi-row INSERTs (OR FAIL).
+	manyKeypoints := makeFrame(3, 1, 3, 100, 20000)
+	for _, f := range []*Frame{big, big, manyKeypoints} { // twice: the connection stays usable after a failed transaction
+		id, ins, err := d.Store(ctx, f)
 		if !errors.Is(err, ErrFull) || ins || id != 0 {
-			t.Fatalf("Store(big) while full = %d, %v, %v; want ErrFull", id, ins, err)
+			t.Fatalf("Store(seq %d) while full = %d, %v, %v; want ErrFull", f.Seq, id, ins, err)
 		}
 	}
 	checkConsistent(t, d.sql)

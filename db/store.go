@@ -43,9 +43,15 @@ const insertDescriptorsSQL = `INSERT INTO descriptors (image_id, descriptor_data
 
 // keypointSQL returns a multi-row INSERT of n keypoints; ?1 is the image id,
 // then six values a row.
+//
+// OR FAIL: with the default ABORT a multi-row INSERT that fails midway undoes
+// its own rows, so SQLite copies every page it is about to change into a
+// statement journal first: 64 KiB pages, several for each of a frame's
+// statements (see cpu-ms/frame in BenchmarkStoreBPS). Store rolls the whole
+// transaction back on any error, so the statement's own undo is not needed.
 func keypointSQL(n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO keypoints (image_id, x, y, size, angle, response, octave) VALUES ")
+	b.WriteString("INSERT OR FAIL INTO keypoints (image_id, x, y, size, angle, response, octave) VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
