@@ -93,16 +93,32 @@ func freeTCP(t *testing.T) string {
 // none), closed when the test ends.
 func subscribe(t *testing.T, sec *bus.Security, endpoints string) *bus.Socket {
 	t.Helper()
+	return openSecured(t, sec, func(ctx *bus.Context) (*bus.Socket, error) { return ctx.Sub(endpoints, bus.Options{}) })
+}
+
+// dealer opens a Dealer on endpoints like subscribe.
+func dealer(t *testing.T, sec *bus.Security, endpoints string) *bus.Socket {
+	t.Helper()
+	return openSecured(t, sec, func(ctx *bus.Context) (*bus.Socket, error) {
+		return ctx.Dealer(endpoints, bus.Options{Linger: time.Millisecond})
+	})
+}
+
+// openSecured opens a socket with open in a context of its own with sec
+// (nil: none); both are closed when the test ends.
+func openSecured(t *testing.T, sec *bus.Security, open func(*bus.Context) (*bus.Socket, error)) *bus.Socket {
+	t.Helper()
 	ctx, err := bus.NewContext()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sec != nil {
 		if err := ctx.Secure(*sec); err != nil {
+			ctx.Close()
 			t.Fatal(err)
 		}
 	}
-	sock, err := ctx.Sub(endpoints, bus.Options{})
+	sock, err := open(ctx)
 	if err != nil {
 		ctx.Close()
 		t.Fatal(err)
@@ -159,28 +175,6 @@ func TestStageCurveWorkPool(t *testing.T) {
 		"--work", ">"+workAddr, "--sub", ">ipc://"+filepath.Join(dir, "i"), "--pub", "@ipc://"+filepath.Join(dir, "p"), "--workers", "1")
 	// Frame 1 too: the test's DEALER fell silent with it.
 	waitLog(t, x, `"frame_seq":1,`, 60*time.Second)
-}
-
-// dealer opens a Dealer on endpoints in a context of its own with sec (nil:
-// none), closed when the test ends.
-func dealer(t *testing.T, sec *bus.Security, endpoints string) *bus.Socket {
-	t.Helper()
-	ctx, err := bus.NewContext()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sec != nil {
-		if err := ctx.Secure(*sec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sock, err := ctx.Dealer(endpoints, bus.Options{Linger: time.Millisecond})
-	if err != nil {
-		ctx.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sock.Close(); ctx.Close() })
-	return sock
 }
 
 // makeKeys makes a keypair for each name in dir with `imaging-tui keys`,

@@ -209,18 +209,12 @@ func TestDatabaseFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	storedOnce(t, p, gs.NextSeq-1)
 	d, err := db.OpenReadOnly(context.Background(), p.db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	streams, err := d.Streams(context.Background())
-	if err != nil || len(streams) != 1 {
-		t.Fatalf("streams = %+v, %v; want one", streams, err)
-	}
-	if s := streams[0]; s.FirstSeq != 1 || s.LastSeq != gs.NextSeq-1 || s.Missing != 0 || s.Duplicates != 0 {
-		t.Errorf("stream = %+v; want seqs 1..%d each once", s, gs.NextSeq-1)
-	}
 	if ok, problems, err := d.IntegrityCheck(context.Background()); err != nil || !ok {
 		t.Errorf("integrity check: ok=%v %v %v", ok, problems, err)
 	}

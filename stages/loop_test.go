@@ -63,6 +63,22 @@ func imageMessage(t *testing.T, name string, seq uint64) (msg, data []byte) {
 	return msg, data
 }
 
+// siftTransforms returns n SIFT transforms, one a worker, closed when the
+// test ends.
+func siftTransforms(t *testing.T, n int) []Transform {
+	t.Helper()
+	transforms := make([]Transform, n)
+	for i := range transforms {
+		d, err := sift.New(sift.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		transforms[i] = siftTransform{d}
+	}
+	return transforms
+}
+
 // TestExtractorLoop runs the extractor's loop, with two real SIFT workers,
 // between a channel source and a channel sink: each image of its shard
 // comes out once, with the features SIFT finds in it and its trailer kept;
@@ -71,15 +87,7 @@ func TestExtractorLoop(t *testing.T) {
 	names := []string{"crop_urchins_gray.png", "crop_turf_rgba.png", "crop_turf_gray16.png", "crop_urchins_gray.png"}
 	cfg := ExtractorConfig{Common: Common{Delivery: stage.Reliable}, Workers: 2, SIFTMemory: 1 << 30,
 		Shard: Shard{Index: 1, Count: 2}} // odd sequence numbers
-	var transforms []Transform
-	for range cfg.Workers {
-		d, err := sift.New(sift.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		transforms = append(transforms, siftTransform{d})
-	}
+	transforms := siftTransforms(t, cfg.Workers)
 	ref, err := sift.New(sift.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package stages_test
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imaging-tui/imaging-tui/db"
 	"github.com/imaging-tui/imaging-tui/stages/bus"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
@@ -57,24 +55,6 @@ func extracted(x *proc) map[uint64]int {
 		}
 	}
 	return by
-}
-
-// storedOnce checks that the database holds frames 1..n of one stream, each
-// once.
-func storedOnce(t *testing.T, p *pipeline, n uint64) {
-	t.Helper()
-	d, err := db.OpenReadOnly(context.Background(), p.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	streams, err := d.Streams(context.Background())
-	if err != nil || len(streams) != 1 {
-		t.Fatalf("streams = %+v, %v; want one", streams, err)
-	}
-	if s := streams[0]; s.FirstSeq != 1 || s.LastSeq != n || s.Missing != 0 || s.Duplicates != 0 {
-		t.Errorf("stream = %+v; want seqs 1..%d once each", s, n)
-	}
 }
 
 func waitDone(t *testing.T, x *proc, within time.Duration, what string) {

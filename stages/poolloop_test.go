@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/imaging-tui/imaging-tui/stages/bus"
-	"github.com/imaging-tui/imaging-tui/stages/sift"
 	"github.com/imaging-tui/imaging-tui/stages/stage"
 	"github.com/imaging-tui/imaging-tui/wire"
 )
@@ -32,15 +31,7 @@ func TestPoolLoop(t *testing.T) {
 	defer func() { dealer.Close(); router.Close(); zctx.Close() }()
 
 	cfg := ExtractorConfig{Common: Common{Delivery: stage.Reliable}, Workers: 2, Prefetch: 1, SIFTMemory: 1 << 30}
-	var transforms []Transform
-	for range cfg.Workers {
-		d, err := sift.New(sift.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		transforms = append(transforms, siftTransform{d})
-	}
+	transforms := siftTransforms(t, cfg.Workers)
 	e := newExtractor(cfg, &counters{state: wire.StateRunning}, slog.New(slog.DiscardHandler))
 	capacity := cfg.Workers + cfg.Prefetch
 	e.pool = &poolClient{sock: dealer, session: 1, want: capacity, held: &e.held}

@@ -1,13 +1,10 @@
 package stages_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/imaging-tui/imaging-tui/db"
 )
 
 // TestTwoReplicasShareFrames runs two extractor replicas, --shard 0/2 and
@@ -33,18 +30,7 @@ func TestTwoReplicasShareFrames(t *testing.T) {
 	}
 	lg.stop(t)
 
-	d, err := db.OpenReadOnly(context.Background(), p.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	streams, err := d.Streams(context.Background())
-	if err != nil || len(streams) != 1 {
-		t.Fatalf("streams = %+v, %v; want one", streams, err)
-	}
-	if s := streams[0]; s.FirstSeq != 1 || s.LastSeq != 40 || s.Missing != 0 || s.Duplicates != 0 {
-		t.Errorf("stream = %+v; want seqs 1..40 once each", s)
-	}
+	storedOnce(t, p, 40)
 	// Which replica extracted which frame, from their logs.
 	by := map[uint64][]int{}
 	for i, x := range ex {

@@ -209,6 +209,24 @@ func (p *pipeline) waitRows(t *testing.T, n int64, within time.Duration) {
 	}
 }
 
+// storedOnce checks that the database holds frames 1..n of one stream, each
+// once.
+func storedOnce(t *testing.T, p *pipeline, n uint64) {
+	t.Helper()
+	d, err := db.OpenReadOnly(context.Background(), p.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	streams, err := d.Streams(context.Background())
+	if err != nil || len(streams) != 1 {
+		t.Fatalf("streams = %+v, %v; want one", streams, err)
+	}
+	if s := streams[0]; s.FirstSeq != 1 || s.LastSeq != n || s.Missing != 0 || s.Duplicates != 0 {
+		t.Errorf("stream = %+v; want seqs 1..%d once each", s, n)
+	}
+}
+
 // waitLog polls until a process's output contains s.
 func waitLog(t *testing.T, p *proc, s string, within time.Duration) {
 	t.Helper()

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -143,17 +142,7 @@ func TestHeadlessRetentionIsNotLoss(t *testing.T) {
 	cfg := realConfig(t, dir)
 	cfg.Delivery = stage.Reliable
 	cfg.RetainFrames = 20
-	sup, err := New(cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	sum, err := RunHeadless(context.Background(), sup, HeadlessOptions{For: 12 * time.Second, Out: &out})
-	t.Logf("headless output (tail):\n%s", tailLines(out.String(), 6))
-	if err != nil {
-		dumpLogs(t, dir)
-		t.Fatalf("RunHeadless: %v", err)
-	}
+	_, sum := mustRunHeadless(t, dir, cfg, HeadlessOptions{For: 12 * time.Second})
 	checkAddsUp(t, sum)
 	// The logger applies retention every 8 frames it stores.
 	if sum.RetainedAway == 0 || sum.Lost != 0 || sum.StoredInStreams > 20+8 {
@@ -190,18 +179,8 @@ func TestHeadlessBestEffortPasses(t *testing.T) {
 	dir := shortTempDir(t)
 	cfg := realConfig(t, dir)
 	cfg.Delivery = stage.BestEffort
-	sup, err := New(cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	sum, err := RunHeadless(context.Background(), sup, HeadlessOptions{For: 12 * time.Second,
-		Chaos: "5s kill extractor; 7s kill logger", Out: &out})
-	t.Logf("headless output (tail):\n%s", tailLines(out.String(), 6))
-	if err != nil {
-		dumpLogs(t, dir)
-		t.Fatalf("RunHeadless: %v (a best-effort run passes when its accounting adds up)", err)
-	}
+	// A best-effort run passes when its accounting adds up.
+	_, sum := mustRunHeadless(t, dir, cfg, HeadlessOptions{For: 12 * time.Second, Chaos: "5s kill extractor; 7s kill logger"})
 	checkAddsUp(t, sum)
 	if sum.Lost == 0 {
 		t.Errorf("nothing lost under best-effort with the logger killed: the test proves nothing")
@@ -212,9 +191,4 @@ func TestHeadlessBestEffortPasses(t *testing.T) {
 	if _, ok := invariant(sum, "dropped_within_lost"); !ok {
 		t.Errorf("invariants %+v lack dropped_within_lost", sum.Invariants)
 	}
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

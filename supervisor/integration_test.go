@@ -94,6 +94,26 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// mustRunHeadless runs a supervisor of cfg headless with o, its output
+// logged; when the run fails it dumps the stage logs of dir and fails the
+// test.
+func mustRunHeadless(t *testing.T, dir string, cfg Config, o HeadlessOptions) (*Supervisor, Summary) {
+	t.Helper()
+	sup, err := New(cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	o.Out = &out
+	sum, err := RunHeadless(context.Background(), sup, o)
+	t.Logf("headless output:\n%s", out.String())
+	if err != nil {
+		dumpLogs(t, dir)
+		t.Fatalf("RunHeadless: %v", err)
+	}
+	return sup, sum
+}
+
 // dumpLogs logs the tail of each stage's log file.
 func dumpLogs(t *testing.T, dir string) {
 	for _, name := range []string{"generator", "extractor-0", "logger"} {
@@ -257,18 +277,8 @@ func TestRealPoolScaleAndKill(t *testing.T) {
 	cfg := realConfig(t, dir)
 	cfg.Delivery = stage.Reliable
 	cfg.Workers = 1
-	sup, err := New(cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	opts := HeadlessOptions{For: 20 * time.Second, Out: &out,
-		Chaos: "3s scale +1; 7s kill extractor-0; 10s pause extractor-1; 14s resume extractor-1; 16s scale -1"}
-	sum, err := RunHeadless(context.Background(), sup, opts)
-	if err != nil {
-		dumpLogs(t, dir)
-		t.Fatalf("RunHeadless: %v\n%s", err, out.String())
-	}
+	_, sum := mustRunHeadless(t, dir, cfg, HeadlessOptions{For: 20 * time.Second,
+		Chaos: "3s scale +1; 7s kill extractor-0; 10s pause extractor-1; 14s resume extractor-1; 16s scale -1"})
 	if sum.FramesStored == 0 || sum.Lost != 0 || sum.Duplicates != 0 || sum.FramesPublished != uint64(sum.FramesStored) {
 		t.Errorf("stored %d of %d published, lost %d, duplicates %d; want all once", sum.FramesStored, sum.FramesPublished,
 			sum.Lost, sum.Duplicates)

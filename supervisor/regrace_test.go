@@ -1,8 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -24,21 +22,10 @@ func TestLoggerRestartsNeedNoResendTimeout(t *testing.T) {
 	cfg := realConfig(t, dir)
 	cfg.Delivery = stage.Reliable
 	cfg.RestartBase, cfg.RestartCap = 3*time.Second, 3*time.Second
-	sup, err := New(cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	sum, err := RunHeadless(context.Background(), sup, HeadlessOptions{
+	_, sum := mustRunHeadless(t, dir, cfg, HeadlessOptions{
 		For:   34 * time.Second,
 		Chaos: "4s kill logger; 11s kill logger; 18s kill logger; 25s kill logger",
-		Out:   &out,
 	})
-	t.Logf("headless output:\n%s", out.String())
-	if err != nil {
-		dumpLogs(t, dir)
-		t.Fatalf("RunHeadless: %v", err)
-	}
 	if sum.Kills != 4 {
 		t.Errorf("%d kills; want 4", sum.Kills)
 	}

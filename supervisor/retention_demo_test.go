@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -44,22 +43,11 @@ func TestDemoAfterRetention(t *testing.T) {
 	cfg.Delivery = stage.Reliable
 	cfg.RetainFrames = 12
 	fillPastRetention(t, cfg.DB, 30)
-	sup, err := New(cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
 	const runFor = 24 * time.Second
-	sum, err := RunHeadless(context.Background(), sup, HeadlessOptions{
+	sup, sum := mustRunHeadless(t, dir, cfg, HeadlessOptions{
 		For:   runFor,
 		Chaos: "3s kill extractor; 6s pause logger; 8s resume logger; 10s kill logger; 14s restart-all",
-		Out:   &out,
 	})
-	t.Logf("headless output:\n%s", out.String())
-	if err != nil {
-		dumpLogs(t, dir)
-		t.Fatalf("RunHeadless: %v", err)
-	}
 	if sum.Lost != 0 || sum.InFlight != 0 || sum.RetainedAway == 0 {
 		t.Errorf("lost %d, in flight %d, retained away %d; want 0, 0 and retention at work", sum.Lost, sum.InFlight, sum.RetainedAway)
 	}

@@ -274,7 +274,7 @@ func appendSwapped(b, le []byte) []byte {
 // extractor and once in the logger.
 func swap32s(dst, src []byte) {
 	n := len(src) &^ 7
-	dst, src = dst[:len(src)], src[:len(src)]
+	dst = dst[:len(src)] // one bounds check for the loops below
 	for i := 0; i < n; i += 8 {
 		v := binary.LittleEndian.Uint64(src[i : i+8])
 		binary.LittleEndian.PutUint64(dst[i:i+8], bits.RotateLeft64(bits.ReverseBytes64(v), 32))
